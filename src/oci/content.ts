@@ -10,6 +10,8 @@ import type { Descriptor, ManifestBlob } from './manifest.ts';
 export interface ContentSource {
   /** For messages: `registry 127.0.0.1:5000/app:1.0`, `oci-dir /tmp/x:app`. */
   readonly description: string;
+  /** Where a registry source reads from, so a copy to the same registry can mount instead of upload. */
+  readonly origin?: { registry: string; repository: string };
   /** The manifest (image or index) this source names, e.g. the tag of a registry reference. */
   resolveRoot(signal?: AbortSignal): Promise<ManifestBlob>;
   /** A manifest reached through a descriptor (an index entry, a referrer). */
