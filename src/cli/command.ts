@@ -1,0 +1,12 @@
+import type { Argv } from 'yargs';
+import type { Context, GlobalArgs } from './context.ts';
+
+/** What a command handler gets: its parsed flags plus the shared context. */
+export type Handler<A> = (ctx: Context, argv: A & GlobalArgs) => Promise<number | undefined>;
+
+/** Builds the context and records the exit code; supplied by main so commands stay free of process state. */
+export type Run = <A>(argv: unknown, handler: Handler<A>) => Promise<void>;
+
+export interface Command {
+  register(y: Argv<GlobalArgs>, run: Run): Argv<GlobalArgs>;
+}

@@ -1,0 +1,55 @@
+import { chainCredentialStores, defaultCredentialStore } from '../oci/credentials.ts';
+import type { Platform } from '../oci/manifest.ts';
+import { parsePlatform } from '../oci/platform.ts';
+import type { RegistryOptions } from '../oci/registry/source.ts';
+import { type GlobalFlags, type Io, Printer } from './output.ts';
+
+/** Flags every command accepts, as yargs hands them over. */
+export interface GlobalArgs {
+  output: 'text' | 'json';
+  verbose: boolean;
+  quiet: boolean;
+  'insecure-registry': string[];
+  'plain-http': boolean;
+  authfile?: string;
+}
+
+export interface Context {
+  io: Io;
+  out: Printer;
+  registry: RegistryOptions;
+  signal: AbortSignal;
+}
+
+export function makeContext(argv: GlobalArgs, io: Io, signal: AbortSignal): Context {
+  const flags: GlobalFlags = { output: argv.output, verbose: argv.verbose, quiet: argv.quiet };
+  return {
+    io,
+    out: new Printer(io, flags),
+    registry: registryOptions(argv, io.env),
+    signal,
+  };
+}
+
+function registryOptions(argv: GlobalArgs, env: NodeJS.ProcessEnv): RegistryOptions {
+  const credentials = chainCredentialStores(
+    defaultCredentialStore({ env, ...(argv.authfile ? { authFile: argv.authfile } : {}) }),
+  );
+  // --plain-http speaks HTTP to every registry this command names, as oras does; without it
+  // only loopback hosts and those listed by --insecure-registry may use plain HTTP.
+  const insecure = argv['plain-http'] ? true : argv['insecure-registry'];
+  return { credentials, insecure, userAgent: `sigil/${VERSION}` };
+}
+
+export function platformOption(value: string | undefined): Platform | undefined {
+  return value === undefined ? undefined : parsePlatform(value);
+}
+
+export const VERSION: string = await readVersion();
+
+async function readVersion(): Promise<string> {
+  const { readFile } = await import('node:fs/promises');
+  // src/cli/ and dist/cli/ both sit two levels below package.json.
+  const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}

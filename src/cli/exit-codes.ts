@@ -1,0 +1,48 @@
+import { OciError, type OciErrorCode } from '../oci/errors.ts';
+
+/**
+ * Exit codes, documented in the README and `sigil --help`. Scripts branch on these, so a
+ * code keeps its meaning across releases.
+ */
+export const ExitCode = {
+  Ok: 0,
+  /** Anything not listed below: registry, network or I/O failure. */
+  Failure: 1,
+  /** Bad flags, a malformed reference or source, contradictory options. */
+  Usage: 2,
+  /** Authentication or authorisation failed: log in, or check the account's rights. */
+  Auth: 3,
+  /** The image, tag, blob or platform does not exist. */
+  NotFound: 4,
+  /** Content did not match its digest or size: something altered it in transit or at rest. */
+  Integrity: 5,
+} as const;
+
+const BY_CODE: Partial<Record<OciErrorCode, number>> = {
+  REFERENCE_INVALID: ExitCode.Usage,
+  INVALID_OPTIONS: ExitCode.Usage,
+  SOURCE_INVALID: ExitCode.Usage,
+  NAME_INVALID: ExitCode.Usage,
+  DIGEST_INVALID: ExitCode.Usage,
+  INSECURE_REGISTRY: ExitCode.Usage,
+  UNAUTHORIZED: ExitCode.Auth,
+  DENIED: ExitCode.Auth,
+  CREDENTIALS: ExitCode.Auth,
+  MANIFEST_UNKNOWN: ExitCode.NotFound,
+  BLOB_UNKNOWN: ExitCode.NotFound,
+  NAME_UNKNOWN: ExitCode.NotFound,
+  PLATFORM_NOT_FOUND: ExitCode.NotFound,
+  DIGEST_MISMATCH: ExitCode.Integrity,
+  SIZE_MISMATCH: ExitCode.Integrity,
+};
+
+export function exitCodeFor(e: unknown): number {
+  if (e instanceof OciError) return BY_CODE[e.code] ?? ExitCode.Failure;
+  if (e instanceof UsageError) return ExitCode.Usage;
+  return ExitCode.Failure;
+}
+
+/** A mistake in how sigil was called, found by the CLI itself. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}

@@ -1,0 +1,107 @@
+import yargs, { type Argv } from 'yargs';
+import type { Command, Run } from './command.ts';
+import { copyCommand } from './commands/copy.ts';
+import { configCommand, digestCommand, manifestCommand } from './commands/inspect.ts';
+import { loginCommand, logoutCommand } from './commands/login.ts';
+import { tagsCommand } from './commands/tags.ts';
+import { type GlobalArgs, makeContext, VERSION } from './context.ts';
+import { ExitCode, exitCodeFor } from './exit-codes.ts';
+import { type Io, Printer } from './output.ts';
+
+const COMMANDS: Command[] = [
+  digestCommand,
+  manifestCommand,
+  configCommand,
+  tagsCommand,
+  copyCommand,
+  loginCommand,
+  logoutCommand,
+];
+
+const EPILOGUE = `Exit codes:
+  0  success
+  1  failure (registry, network, I/O)
+  2  usage error: bad flag, reference or source
+  3  authentication or authorisation failed
+  4  not found: image, tag, blob or platform
+  5  integrity: content does not match its digest or size
+
+Environment:
+  DOCKER_CONFIG        directory holding config.json with registry credentials
+  REGISTRY_AUTH_FILE   podman/skopeo auth.json, read before docker's config`;
+
+/** Runs sigil with `args`; returns the exit code rather than exiting, so tests and embedders can call it. */
+export async function main(args: string[], io: Io = processIo()): Promise<number> {
+  const controller = new AbortController();
+  const onSignal = () => controller.abort(new Error('interrupted'));
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  let exitCode: number = ExitCode.Ok;
+  let failed = false;
+
+  const run: Run = async (argv, handler) => {
+    const ctx = makeContext(argv as GlobalArgs, io, controller.signal);
+    try {
+      exitCode = (await handler(ctx, argv as never)) ?? ExitCode.Ok;
+    } catch (e) {
+      ctx.out.error(e);
+      exitCode = exitCodeFor(e);
+    }
+  };
+
+  let parser: Argv<GlobalArgs> = yargs(args)
+    .scriptName('sigil')
+    .usage('$0 <command> [options]\n\nContainer supply-chain security: copy, inspect, SBOM, sign and verify OCI images.')
+    .option('output', {
+      alias: 'o',
+      choices: ['text', 'json'] as const,
+      default: 'text' as const,
+      describe: 'result format on stdout',
+      global: true,
+    })
+    .option('verbose', { alias: 'v', type: 'boolean', default: false, describe: 'more detail; stack traces on errors', global: true })
+    .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no status on stderr', global: true })
+    .option('insecure-registry', {
+      type: 'string',
+      array: true,
+      default: [] as string[],
+      describe: 'registry host that may be reached over plain HTTP (repeatable); loopback hosts always may',
+      global: true,
+    })
+    .option('plain-http', { type: 'boolean', default: false, describe: 'use plain HTTP for every registry', global: true })
+    .option('authfile', { type: 'string', describe: 'credentials file (docker config.json or podman auth.json format)', global: true })
+    .conflicts('verbose', 'quiet') as unknown as Argv<GlobalArgs>;
+  for (const c of COMMANDS) parser = c.register(parser, run);
+  parser = parser
+    .demandCommand(1, 'name a command; see sigil --help')
+    .strict()
+    .recommendCommands()
+    .version(VERSION)
+    .alias('h', 'help')
+    .alias('V', 'version')
+    .epilogue(EPILOGUE)
+    .wrap(Math.min(110, process.stdout.columns ?? 100))
+    .exitProcess(false)
+    .fail((msg, err, y) => {
+      failed = true;
+      if (err) throw err;
+      io.stderr.write(`${y.help === undefined ? '' : ''}sigil: error: ${msg}\nRun "sigil --help" for usage.\n`);
+    });
+
+  try {
+    await parser.parseAsync(undefined, undefined, (_err, _argv, output) => {
+      if (output) io.stdout.write(output.endsWith('\n') ? output : `${output}\n`);
+    });
+  } catch (e) {
+    new Printer(io, { output: 'text', verbose: args.includes('-v') || args.includes('--verbose'), quiet: false }).error(e);
+    return exitCodeFor(e);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  return failed ? ExitCode.Usage : exitCode;
+}
+
+function processIo(): Io {
+  return { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env };
+}

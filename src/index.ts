@@ -1,0 +1,2 @@
+/** sigil's library API: everything the CLI does, callable from a program. */
+export * from './oci/index.ts';
