@@ -8,5 +8,6 @@ export default defineConfig({
     // Two cores here and in CI: more workers only contend for them.
     maxWorkers: 2,
     reporters: ['default', './test/summary-reporter.ts'],
+    globalSetup: ['./test/global-setup.ts'],
   },
 });
