@@ -166,18 +166,23 @@ async function memberTar(member: ArMember, debPath: string): Promise<Buffer> {
         ? 'bzip2'
         : undefined;
   if (tool === undefined) throw new Error(`${debPath}: member ${name} has an unknown compression`);
+  let r: RunResult;
   try {
-    const r = await run(tool, ['-dc'], { input: data });
-    if (r.code !== 0) throw new Error(`${debPath}: ${tool} -dc ${name}: ${r.stderr.trim()}`);
-    return r.stdout;
+    r = await run(tool, ['-dc'], { input: data });
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
     // No such tool here: dpkg-deb (always on Debian) decompresses every format it can build.
     const flag = name.startsWith('control.') ? '--ctrl-tarfile' : '--fsys-tarfile';
-    const r = await run('dpkg-deb', [flag, debPath]);
-    if (r.code !== 0) throw new Error(`dpkg-deb ${flag} ${debPath}: ${r.stderr.trim()}`);
-    return r.stdout;
+    const fallback = await run('dpkg-deb', [flag, debPath]);
+    if (fallback.code !== 0) {
+      throw new Error(`${tool} is missing and dpkg-deb ${flag} ${debPath} failed: ${fallback.stderr.trim()}`, {
+        cause: e,
+      });
+    }
+    return fallback.stdout;
   }
+  if (r.code !== 0) throw new Error(`${debPath}: ${tool} -dc ${name}: ${r.stderr.trim()}`);
+  return r.stdout;
 }
 
 interface TarItem {
@@ -413,4 +418,3 @@ export function dpkgLayerEntries(added: DebPackage[], installedBefore: DebPackag
 function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
-

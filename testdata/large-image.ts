@@ -83,7 +83,7 @@ async function writeRandomLayer(
       entry.on('finish', resolve);
       entry.on('error', reject);
     });
-    for (let left = size; left > 0; ) {
+    for (let left = size; left > 0;) {
       const n = Math.min(CHUNK, left);
       left -= n;
       if (!entry.write(next(n))) await once(entry, 'drain');

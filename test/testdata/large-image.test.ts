@@ -1,7 +1,10 @@
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ImageConfig, ImageManifest } from '../../src/oci/manifest.ts';
@@ -43,7 +46,13 @@ describe('large image', () => {
       // ustar size fields of the file entries (entries 3.. after two directories).
       let off = 0;
       while (off + 512 <= tar.length && tar[off] !== 0) {
-        const size = Number.parseInt(tar.subarray(off + 124, off + 136).toString().trim() || '0', 8);
+        const size = Number.parseInt(
+          tar
+            .subarray(off + 124, off + 136)
+            .toString()
+            .trim() || '0',
+          8,
+        );
         fileBytes += size;
         off += 512 + Math.ceil(size / 512) * 512;
       }
@@ -78,5 +87,22 @@ describe('large image', () => {
     expect(JSON.parse(await readFile(join(first.layoutDir, 'index.json'), 'utf8')).manifests[0].digest).toBe(
       first.manifest.digest,
     );
+  });
+
+  it('survives two processes building the same image into an empty cache at once', async () => {
+    const cache = await tempDir();
+    const harness = fileURLToPath(new URL('../harness/images.ts', import.meta.url));
+    const script = `import { largeImageLayout } from ${JSON.stringify(harness)};
+      process.stdout.write(await largeImageLayout(${3 * MiB}));`;
+    const run = () =>
+      promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], {
+        env: { ...process.env, SIGIL_TESTDATA_CACHE: cache },
+      });
+    const [a, b] = await Promise.all([run(), run()]);
+    expect(a.stdout).toBe(b.stdout);
+    expect(a.stdout.startsWith(cache)).toBe(true);
+    // One finished entry, no temporary build directories left behind.
+    expect(await readdir(cache)).toEqual([expect.stringMatching(/^large3145728-[0-9a-f]{12}$/)]);
+    expect(JSON.parse(await readFile(join(a.stdout, 'index.json'), 'utf8')).manifests).toHaveLength(1);
   });
 });
