@@ -49,7 +49,7 @@ export async function main(args: string[], io: Io = processIo()): Promise<number
     }
   };
 
-  let parser: Argv<GlobalArgs> = yargs(args)
+  let parser: Argv<GlobalArgs> = yargs()
     .scriptName('sigil')
     .usage('$0 <command> [options]\n\nContainer supply-chain security: copy, inspect, SBOM, sign and verify OCI images.')
     .option('output', {
@@ -82,14 +82,14 @@ export async function main(args: string[], io: Io = processIo()): Promise<number
     .epilogue(EPILOGUE)
     .wrap(Math.min(110, process.stdout.columns ?? 100))
     .exitProcess(false)
-    .fail((msg, err, y) => {
+    .fail((msg, err) => {
       failed = true;
       if (err) throw err;
-      io.stderr.write(`${y.help === undefined ? '' : ''}sigil: error: ${msg}\nRun "sigil --help" for usage.\n`);
+      io.stderr.write(`sigil: error: ${msg}\nRun "sigil --help" for usage.\n`);
     });
 
   try {
-    await parser.parseAsync(undefined, undefined, (_err, _argv, output) => {
+    await parser.parseAsync(args, {}, (_err, _argv, output) => {
       if (output) io.stdout.write(output.endsWith('\n') ? output : `${output}\n`);
     });
   } catch (e) {
