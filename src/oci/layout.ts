@@ -73,8 +73,8 @@ export function entryName(d: Descriptor): string {
 
 /**
  * Pick the entry of index.json that `name` means, as skopeo's `oci:PATH:NAME`: the entry whose
- * ref.name annotation is `name`; a digest (`sha256:…` or `@sha256:…`) picks by digest; no name
- * picks the only entry. Returns undefined for a digest not listed (the caller may still find the blob).
+ * ref.name annotation is `name`; no name picks the only entry, and several are an error listing
+ * them. Digests are handled by resolveLayoutRoot.
  */
 export function selectLayoutEntry(index: ImageIndex, name: string | undefined, description: string): Descriptor {
   const entries = index.manifests;
