@@ -1,0 +1,151 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { request } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Corruption, type CorruptingProxy, startCorruptingProxy } from './corrupting-proxy.ts';
+import { startRegistry, type TestRegistry } from './registry.ts';
+
+function sha256(data: Buffer): string {
+  return `sha256:${createHash('sha256').update(data).digest('hex')}`;
+}
+
+/** A raw GET that reports what arrived even when the connection breaks. */
+function rawGet(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer; broken: boolean }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      let broken = false;
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('aborted', () => (broken = true));
+      res.on('error', () => (broken = true));
+      res.on('close', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          body: Buffer.concat(chunks),
+          broken: broken || !res.complete,
+        }),
+      );
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('startCorruptingProxy', () => {
+  let registry: TestRegistry;
+  let basicRegistry: TestRegistry;
+  let proxy: CorruptingProxy;
+  let basicProxy: CorruptingProxy;
+  let mode: Corruption = false;
+  const blob = randomBytes(64 * 1024);
+  const digest = sha256(blob);
+  const blobPath = `/v2/proxy/test/blobs/${digest}`;
+
+  beforeAll(async () => {
+    [registry, basicRegistry] = await Promise.all([startRegistry(), startRegistry({ auth: 'basic' })]);
+    proxy = await startCorruptingProxy(registry.url, {
+      // Only blob GETs are ever selected: uploads and everything else pass untouched.
+      corrupt: (req) => (req.method === 'GET' && req.url?.startsWith(blobPath) ? mode : false),
+    });
+    basicProxy = await startCorruptingProxy(basicRegistry.url, { corrupt: () => 'flip' });
+  });
+
+  afterAll(async () => {
+    await Promise.all([proxy?.stop(), basicProxy?.stop()]);
+    await Promise.all([registry?.stop(), basicRegistry?.stop()]);
+  });
+
+  it('forwards an upload through itself, rewriting Location to point back at the proxy', async () => {
+    const start = await fetch(`${proxy.url}/v2/proxy/test/blobs/uploads/`, { method: 'POST' });
+    expect(start.status).toBe(202);
+    const location = start.headers.get('location')!;
+    expect(location.startsWith(`${proxy.url}/v2/proxy/test/blobs/uploads/`)).toBe(true);
+    const put = new URL(location);
+    put.searchParams.set('digest', digest);
+    const done = await fetch(put, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/octet-stream' },
+      body: blob,
+    });
+    expect(done.status).toBe(201);
+    expect(done.headers.get('location')).toBe(`${proxy.url}${blobPath}`);
+    expect(done.headers.get('docker-content-digest')).toBe(digest);
+  });
+
+  it('passes unselected responses through byte for byte', async () => {
+    mode = false;
+    const res = await rawGet(`${proxy.url}${blobPath}`);
+    expect(res.status).toBe(200);
+    expect(sha256(res.body)).toBe(digest);
+    expect(proxy.exchanges().at(-1)).toEqual({ method: 'GET', url: blobPath, status: 200 });
+  });
+
+  it("'flip' changes exactly one byte and keeps Content-Length", async () => {
+    mode = 'flip';
+    const res = await rawGet(`${proxy.url}${blobPath}`);
+    expect(res.status).toBe(200);
+    expect(res.broken).toBe(false);
+    expect(res.headers['content-length']).toBe(String(blob.length));
+    expect(res.body.length).toBe(blob.length);
+    const differing = [...res.body.keys()].filter((i) => res.body[i] !== blob[i]);
+    expect(differing).toEqual([blob.length / 2]);
+    expect(proxy.exchanges().at(-1)?.corruption).toBe('flip');
+
+    // The registry itself still holds the right bytes, and HEAD (no body) is left alone.
+    expect(sha256((await rawGet(`${registry.url}${blobPath}`)).body)).toBe(digest);
+    const head = await fetch(`${proxy.url}${blobPath}`, { method: 'HEAD' });
+    expect(head.headers.get('content-length')).toBe(String(blob.length));
+    expect(proxy.exchanges().at(-1)?.corruption).toBeUndefined();
+  });
+
+  it("'truncate' sends a complete but short response: the first half", async () => {
+    mode = 'truncate';
+    const res = await rawGet(`${proxy.url}${blobPath}`);
+    expect(res.broken).toBe(false);
+    expect(res.headers['content-length']).toBe(String(blob.length / 2));
+    expect(res.body.equals(blob.subarray(0, blob.length / 2))).toBe(true);
+  });
+
+  it("'drop-after:N' breaks the connection after N bytes and a Range request resumes", async () => {
+    mode = 'drop-after:1000';
+    const first = await rawGet(`${proxy.url}${blobPath}`);
+    expect(first.status).toBe(200);
+    expect(first.headers['content-length']).toBe(String(blob.length));
+    expect(first.broken).toBe(true);
+    expect(first.body.equals(blob.subarray(0, 1000))).toBe(true);
+    await expect(fetch(`${proxy.url}${blobPath}`).then((r) => r.arrayBuffer())).rejects.toThrow();
+
+    mode = false;
+    const rest = await rawGet(`${proxy.url}${blobPath}`, { range: `bytes=${first.body.length}-` });
+    expect(rest.status).toBe(206);
+    expect(sha256(Buffer.concat([first.body, rest.body]))).toBe(digest);
+  });
+
+  it('forwards Authorization and challenge headers untouched; only bodies are corrupted', async () => {
+    const anonymous = await fetch(`${basicProxy.url}/v2/`);
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.headers.get('www-authenticate')).toBe('Basic realm="sigil-test"');
+    const auth = `Basic ${Buffer.from(`${basicRegistry.username}:${basicRegistry.password}`).toString('base64')}`;
+    const ok = await fetch(`${basicProxy.url}/v2/`, { headers: { authorization: auth } });
+    expect(ok.status).toBe(200);
+    const body = Buffer.from(await ok.arrayBuffer());
+    // distribution answers `{}`: the flipped middle byte makes it something else of the same length.
+    expect(body.length).toBe(2);
+    expect(body.toString()).not.toBe('{}');
+  });
+
+  it('rejects an unknown corruption instead of forwarding unharmed', async () => {
+    const bad = await startCorruptingProxy(registry.url, { corrupt: () => 'scramble' as Corruption });
+    try {
+      const res = await fetch(`${bad.url}/v2/`);
+      expect(res.status).toBe(500);
+      const body = (await res.json()) as { errors: { message: string }[] };
+      expect(body.errors[0]?.message).toContain('unknown corruption "scramble"');
+    } finally {
+      await bad.stop();
+    }
+  });
+});
