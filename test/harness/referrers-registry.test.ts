@@ -1,6 +1,14 @@
+import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ReferrersRegistry, startReferrersRegistry } from './referrers-registry.ts';
+import { writeTinyOciLayout } from './tiny-oci-layout.ts';
+
+const execFileAsync = promisify(execFile);
 
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
@@ -214,6 +222,27 @@ describe.each([{ referrersApi: true }, { referrersApi: false }])(
       const unknown = await fetch(`${r.url}/v2/not/there/tags/list`);
       expect(unknown.status).toBe(404);
       expect(((await unknown.json()) as ErrorBody).errors[0]?.code).toBe('NAME_UNKNOWN');
+    });
+
+    // containers/image is a real client: if it can push and pull, the protocol is close enough.
+    it('skopeo copies an image in and back out unchanged', async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'sigil-harness-skopeo-'));
+      try {
+        const layout = await writeTinyOciLayout(join(dir, 'in'), 200_000);
+        const ref = `docker://${r.host}/skopeo/tiny:v1`;
+        const skopeo = (...args: string[]) =>
+          execFileAsync('skopeo', ['--insecure-policy', 'copy', '--preserve-digests', ...args]);
+        await skopeo('--dest-tls-verify=false', `oci:${layout.dir}:latest`, ref);
+        await skopeo('--src-tls-verify=false', ref, `oci:${join(dir, 'out')}:latest`);
+        const index = JSON.parse(await readFile(join(dir, 'out', 'index.json'), 'utf8')) as {
+          manifests: { digest: string }[];
+        };
+        expect(index.manifests[0]?.digest).toBe(layout.manifestDigest);
+        const layerHex = layout.layerDigest.slice('sha256:'.length);
+        expect(sha256(await readFile(join(dir, 'out', 'blobs', 'sha256', layerHex)))).toBe(layout.layerDigest);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
     });
 
     it('deleting a manifest by digest removes its tags', async () => {

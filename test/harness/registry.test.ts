@@ -1,12 +1,17 @@
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sweepStaleTempDirs } from './processes.ts';
 import { startRegistry, TOKEN_SERVICE, type TestRegistry } from './registry.ts';
+import { writeTinyOciLayout } from './tiny-oci-layout.ts';
+
+const execFileAsync = promisify(execFile);
 
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 
@@ -253,6 +258,47 @@ describe('startRegistry', () => {
     expect((await pushImage(token, 'harness/refresh', 'v1', `Bearer ${access_token}`)).status).toBe(201);
     expect((await form({ grant_type: 'refresh_token', refresh_token: 'bogus' })).status).toBe(401);
   });
+
+  // An independent client (containers/image) proves the auth flows are the real ones, not
+  // merely what this file's fetch calls expect.
+  it.each(['basic', 'token'] as const)(
+    'skopeo copies in and out of the %s-mode registry with its credentials',
+    async (mode) => {
+      const registry = mode === 'basic' ? basicReg : token;
+      const dir = await mkdtemp(join(tmpdir(), 'sigil-harness-skopeo-'));
+      try {
+        const layout = await writeTinyOciLayout(join(dir, 'layout'));
+        const creds = `${registry.username}:${registry.password}`;
+        const ref = `docker://${registry.host}/harness/skopeo-${mode}:v1`;
+        await execFileAsync('skopeo', [
+          '--insecure-policy',
+          'copy',
+          // Else skopeo gzips the uncompressed layer, and the manifest changes.
+          '--preserve-digests',
+          '--dest-tls-verify=false',
+          '--dest-creds',
+          creds,
+          `oci:${layout.dir}:latest`,
+          ref,
+        ]);
+        const { stdout } = await execFileAsync('skopeo', [
+          'inspect',
+          '--raw',
+          '--tls-verify=false',
+          '--creds',
+          creds,
+          ref,
+        ]);
+        // skopeo ends its output with a newline the manifest does not have.
+        expect(sha256(Buffer.from(stdout.replace(/\n$/, '')))).toBe(layout.manifestDigest);
+        await expect(
+          execFileAsync('skopeo', ['inspect', '--raw', '--tls-verify=false', '--no-creds', ref]),
+        ).rejects.toThrow(/unauthorized|authentication required|401/i);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    },
+  );
 
   it('stop() shuts the registry down', async () => {
     const r = await startRegistry();
