@@ -46,24 +46,24 @@ export function signingMaterial(): Promise<SigningMaterial> {
     const dir = await makeTempDir('sigil-token-issuer-');
     const keyPath = join(dir, 'key.pem');
     const certificatePath = join(dir, 'cert.pem');
-    await execFileAsync('openssl', [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      keyPath,
-      '-out',
-      certificatePath,
-      '-days',
-      '3650',
-      '-subj',
-      '/CN=sigil test token issuer',
-    ]);
     try {
+      await execFileAsync('openssl', [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-keyout',
+        keyPath,
+        '-out',
+        certificatePath,
+        '-days',
+        '3650',
+        '-subj',
+        '/CN=sigil test token issuer',
+      ]);
       const key = createPrivateKey(await readFile(keyPath));
       const certificate = new X509Certificate(await readFile(certificatePath));
       return { key, certificate, keyId: libtrustKeyId(certificate.publicKey) };
@@ -72,6 +72,10 @@ export function signingMaterial(): Promise<SigningMaterial> {
       untrackTempDir(dir);
     }
   })();
+  // A failure (openssl missing, say) is reported to every caller but not cached for the next.
+  materialPromise.catch(() => {
+    materialPromise = undefined;
+  });
   return materialPromise;
 }
 
