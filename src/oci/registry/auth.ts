@@ -128,7 +128,8 @@ export class TokenCache {
     if (!p) {
       p = fetchToken(req)
         .then(({ token, expiresIn }) => {
-          this.tokens.set(key, { token, expiresAt: Date.now() + expiresIn * 1000 - EXPIRY_MARGIN_MS });
+          const lifetime = expiresIn * 1000;
+          this.tokens.set(key, { token, expiresAt: Date.now() + lifetime - Math.min(EXPIRY_MARGIN_MS, lifetime / 2) });
           return token;
         })
         .finally(() => this.pending.delete(key));
