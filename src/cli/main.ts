@@ -70,7 +70,11 @@ export async function main(args: string[], io: Io = processIo()): Promise<number
     })
     .option('plain-http', { type: 'boolean', default: false, describe: 'use plain HTTP for every registry', global: true })
     .option('authfile', { type: 'string', describe: 'credentials file (docker config.json or podman auth.json format)', global: true })
-    .conflicts('verbose', 'quiet') as unknown as Argv<GlobalArgs>;
+    // yargs' conflicts() counts a defaulted boolean as given, so check the pair by hand.
+    .check((argv) => {
+      if (argv.verbose && argv.quiet) throw new Error('use --verbose or --quiet, not both');
+      return true;
+    }) as unknown as Argv<GlobalArgs>;
   for (const c of COMMANDS) parser = c.register(parser, run);
   parser = parser
     .demandCommand(1, 'name a command; see sigil --help')
@@ -82,10 +86,10 @@ export async function main(args: string[], io: Io = processIo()): Promise<number
     .epilogue(EPILOGUE)
     .wrap(Math.min(110, process.stdout.columns ?? 100))
     .exitProcess(false)
+    // Handlers catch their own errors in `run`, so whatever reaches here is a usage mistake.
     .fail((msg, err) => {
       failed = true;
-      if (err) throw err;
-      io.stderr.write(`sigil: error: ${msg}\nRun "sigil --help" for usage.\n`);
+      io.stderr.write(`sigil: error: ${msg ?? err?.message}\nRun "sigil --help" for usage.\n`);
     });
 
   try {

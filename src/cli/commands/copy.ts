@@ -9,7 +9,7 @@ interface CopyArgs {
   source: string;
   destination: string;
   platform?: string;
-  'all-platforms': boolean;
+  'all-platforms'?: boolean;
   jobs: number;
 }
 
@@ -26,11 +26,9 @@ export const copyCommand: Command = {
           .option('all-platforms', {
             alias: 'a',
             type: 'boolean',
-            default: false,
             describe: 'copy an index whole, every platform, keeping its digest',
           })
           .option('jobs', { alias: 'j', type: 'number', default: 4, describe: 'blobs copied at once' })
-          .conflicts('platform', 'all-platforms')
           .example('$0 copy ghcr.io/org/app:1.0 oci-dir:./app:1.0', 'registry to OCI layout')
           .example('$0 copy -a oci-archive:app.tar 127.0.0.1:5000/app:1.0', 'a multi-platform archive to a registry')
           .example('$0 copy 127.0.0.1:5000/app:1.0 docker-archive:app.tar:app:1.0', 'to a file `docker load` reads'),
@@ -46,7 +44,7 @@ export const copyCommand: Command = {
             try {
               result = await copyImage(src, dst, {
                 ...(platform ? { platform } : {}),
-                allPlatforms: a['all-platforms'],
+                allPlatforms: a['all-platforms'] ?? false,
                 concurrency: a.jobs,
                 signal: ctx.signal,
                 onProgress: progress.update,

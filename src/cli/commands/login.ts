@@ -8,7 +8,7 @@ interface LoginArgs {
   server: string;
   username?: string;
   password?: string;
-  'password-stdin': boolean;
+  'password-stdin'?: boolean;
 }
 
 /** `docker login` accepts `https://host/v1/` and plain hosts alike; keep the host. */
@@ -34,7 +34,7 @@ export const loginCommand: Command = {
           .positional('server', { type: 'string', demandOption: true, describe: 'registry host, e.g. ghcr.io or 127.0.0.1:5000' })
           .option('username', { alias: 'u', type: 'string', describe: 'user name' })
           .option('password', { alias: 'p', type: 'string', describe: 'password (visible in ps and shell history: prefer --password-stdin)' })
-          .option('password-stdin', { type: 'boolean', default: false, describe: 'read the password from standard input' })
+          .option('password-stdin', { type: 'boolean', describe: 'read the password from standard input' })
           .conflicts('password', 'password-stdin')
           .example('echo "$TOKEN" | $0 login ghcr.io -u me --password-stdin', 'log in from CI'),
       (argv) =>
