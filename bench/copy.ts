@@ -42,8 +42,7 @@ try {
     process.stderr.write(`pushed ${ref} in ${push.wall.toFixed(1)} s\n`);
     const tools: Record<string, (out: string) => Sample> = {
       sigil: (out) => timed(process.execPath, [sigilBin, 'copy', '-q', ref, `oci-dir:${out}:big`]),
-      skopeo: (out) =>
-        timed('skopeo', ['copy', '-q', '--src-tls-verify=false', `docker://${ref}`, `oci:${out}:big`]),
+      skopeo: (out) => timed('skopeo', ['copy', '-q', '--src-tls-verify=false', `docker://${ref}`, `oci:${out}:big`]),
     };
     const results: Record<string, Sample[]> = { sigil: [], skopeo: [] };
     // Alternate the tools so neither always runs on a warmer page cache.
@@ -57,11 +56,15 @@ try {
     for (const [name, samples] of Object.entries(results)) {
       const wall = median(samples.map((s) => s.wall));
       const rss = Math.max(...samples.map((s) => s.rssMb));
-      rows.push(`${String(mb).padStart(5)} MB  ${name.padEnd(7)} wall ${wall.toFixed(2).padStart(6)} s (median of ${runs})  peak RSS ${rss.toFixed(0).padStart(4)} MB`);
+      rows.push(
+        `${String(mb).padStart(5)} MB  ${name.padEnd(7)} wall ${wall.toFixed(2).padStart(6)} s (median of ${runs})  peak RSS ${rss.toFixed(0).padStart(4)} MB`,
+      );
     }
   }
 } finally {
   await registry.stop();
   await rm(work, { recursive: true, force: true });
 }
-process.stdout.write(`\ncopy registry -> oci-dir (distribution 2.8 on 127.0.0.1, ${runs} runs each)\n${rows.join('\n')}\n`);
+process.stdout.write(
+  `\ncopy registry -> oci-dir (distribution 2.8 on 127.0.0.1, ${runs} runs each)\n${rows.join('\n')}\n`,
+);

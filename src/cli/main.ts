@@ -51,7 +51,9 @@ export async function main(args: string[], io: Io = processIo()): Promise<number
 
   let parser: Argv<GlobalArgs> = yargs()
     .scriptName('sigil')
-    .usage('$0 <command> [options]\n\nContainer supply-chain security: copy, inspect, SBOM, sign and verify OCI images.')
+    .usage(
+      '$0 <command> [options]\n\nContainer supply-chain security: copy, inspect, SBOM, sign and verify OCI images.',
+    )
     .option('output', {
       alias: 'o',
       choices: ['text', 'json'] as const,
@@ -59,7 +61,13 @@ export async function main(args: string[], io: Io = processIo()): Promise<number
       describe: 'result format on stdout',
       global: true,
     })
-    .option('verbose', { alias: 'v', type: 'boolean', default: false, describe: 'more detail; stack traces on errors', global: true })
+    .option('verbose', {
+      alias: 'v',
+      type: 'boolean',
+      default: false,
+      describe: 'more detail; stack traces on errors',
+      global: true,
+    })
     .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no status on stderr', global: true })
     .option('insecure-registry', {
       type: 'string',
@@ -68,8 +76,17 @@ export async function main(args: string[], io: Io = processIo()): Promise<number
       describe: 'registry host that may be reached over plain HTTP (repeatable); loopback hosts always may',
       global: true,
     })
-    .option('plain-http', { type: 'boolean', default: false, describe: 'use plain HTTP for every registry', global: true })
-    .option('authfile', { type: 'string', describe: 'credentials file (docker config.json or podman auth.json format)', global: true })
+    .option('plain-http', {
+      type: 'boolean',
+      default: false,
+      describe: 'use plain HTTP for every registry',
+      global: true,
+    })
+    .option('authfile', {
+      type: 'string',
+      describe: 'credentials file (docker config.json or podman auth.json format)',
+      global: true,
+    })
     // yargs' conflicts() counts a defaulted boolean as given, so check the pair by hand.
     .check((argv) => {
       if (argv.verbose && argv.quiet) throw new Error('use --verbose or --quiet, not both');
@@ -97,7 +114,9 @@ export async function main(args: string[], io: Io = processIo()): Promise<number
       if (output) io.stdout.write(output.endsWith('\n') ? output : `${output}\n`);
     });
   } catch (e) {
-    new Printer(io, { output: 'text', verbose: args.includes('-v') || args.includes('--verbose'), quiet: false }).error(e);
+    new Printer(io, { output: 'text', verbose: args.includes('-v') || args.includes('--verbose'), quiet: false }).error(
+      e,
+    );
     return exitCodeFor(e);
   } finally {
     process.off('SIGINT', onSignal);

@@ -52,7 +52,11 @@ function resolveCopyOptions(o: CopyOptions) {
  * when everything it references is there. Manifest bytes are copied verbatim: digests are kept.
  * On any failure the target is aborted and the error rethrown.
  */
-export async function copyImage(src: ContentSource, dst: ContentTarget, options: CopyOptions = {}): Promise<CopyResult> {
+export async function copyImage(
+  src: ContentSource,
+  dst: ContentTarget,
+  options: CopyOptions = {},
+): Promise<CopyResult> {
   const o = resolveCopyOptions(options);
   const controller = new AbortController();
   const signal = o.signal ? AbortSignal.any([o.signal, controller.signal]) : controller.signal;
@@ -99,7 +103,13 @@ export async function copyImage(src: ContentSource, dst: ContentTarget, options:
   }
 }
 
-async function walk(src: ContentSource, m: ManifestBlob, plan: Plan, depth: number, signal: AbortSignal): Promise<void> {
+async function walk(
+  src: ContentSource,
+  m: ManifestBlob,
+  plan: Plan,
+  depth: number,
+  signal: AbortSignal,
+): Promise<void> {
   if (depth > 4) throw new OciError('MANIFEST_INVALID', `${src.description}: indexes nested too deeply`);
   const parsed = parseManifest(m.bytes, m.descriptor.mediaType, `${src.description} ${m.descriptor.digest}`);
   if (parsed.kind === 'image') {

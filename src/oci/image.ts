@@ -96,7 +96,10 @@ export async function readBlob(
   signal?: AbortSignal,
 ): Promise<Uint8Array> {
   if (desc.size > limit) {
-    throw new OciError('MANIFEST_INVALID', `${source.description}: blob ${desc.digest} is ${desc.size} bytes, over the ${limit} byte limit`);
+    throw new OciError(
+      'MANIFEST_INVALID',
+      `${source.description}: blob ${desc.digest} is ${desc.size} bytes, over the ${limit} byte limit`,
+    );
   }
   const chunks: Buffer[] = [];
   for await (const chunk of await source.fetchBlob(desc, signal)) chunks.push(chunk as Buffer);

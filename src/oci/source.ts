@@ -74,7 +74,12 @@ export async function openTarget(spec: string | ImageLocation, options: SourceOp
         // Pushing "by digest" only makes sense when the content has that digest; copy checks it.
         return openRegistryTarget(loc.reference.registry, loc.reference.repository, undefined, options);
       }
-      return openRegistryTarget(loc.reference.registry, loc.reference.repository, loc.reference.tag ?? 'latest', options);
+      return openRegistryTarget(
+        loc.reference.registry,
+        loc.reference.repository,
+        loc.reference.tag ?? 'latest',
+        options,
+      );
     case 'oci-dir':
       return openLayoutTarget(loc.path, loc.name);
     case 'oci-archive':

@@ -47,7 +47,10 @@ describe('sigil copy round trip through every kind of source', () => {
   it('oci-dir -> registry -> docker-archive -> registry (Basic) -> registry (token) -> oci-dir keeps layers and digests', async () => {
     const layout = await demoImageLayout();
     for (const r of [basic, token]) {
-      const login = await runSigil(['login', r.host, '-u', r.username!, '--password-stdin'], { input: `${r.password}\n`, env });
+      const login = await runSigil(['login', r.host, '-u', r.username!, '--password-stdin'], {
+        input: `${r.password}\n`,
+        env,
+      });
       expect(login.stderr).toMatch(/Login Succeeded/);
       expect(login.code).toBe(0);
     }

@@ -19,7 +19,13 @@ describe('digests', () => {
   it('accepts only well-formed sha256/sha512 digests', () => {
     expect(isDigest(sha256('x'))).toBe(true);
     expect(isDigest(`sha512:${'a'.repeat(128)}`)).toBe(true);
-    for (const bad of ['sha256:abc', `sha256:${'A'.repeat(64)}`, `md5:${'a'.repeat(32)}`, '', `sha256:${'a'.repeat(65)}`]) {
+    for (const bad of [
+      'sha256:abc',
+      `sha256:${'A'.repeat(64)}`,
+      `md5:${'a'.repeat(32)}`,
+      '',
+      `sha256:${'a'.repeat(65)}`,
+    ]) {
       expect(isDigest(bad)).toBe(false);
       expect(() => assertDigest(bad)).toThrow(OciError);
     }
@@ -29,7 +35,9 @@ describe('digests', () => {
     const data = Buffer.from('hello');
     expect(() => verifyBytes(data, sha256(data), 'x')).not.toThrow();
     const wrong = sha256('other');
-    expect(() => verifyBytes(data, wrong, 'manifest m')).toThrow(/manifest m: content digest sha256:[0-9a-f]{64} does not match expected/);
+    expect(() => verifyBytes(data, wrong, 'manifest m')).toThrow(
+      /manifest m: content digest sha256:[0-9a-f]{64} does not match expected/,
+    );
   });
 
   it('streams content through unchanged and checks it, for any chunking', async () => {
@@ -41,7 +49,9 @@ describe('digests', () => {
         if (whole.length > 0) {
           const flipped = Buffer.from(whole);
           flipped[0] = flipped[0]! ^ 1;
-          await expect(drain([flipped], sha256(whole), whole.length)).rejects.toMatchObject({ code: 'DIGEST_MISMATCH' });
+          await expect(drain([flipped], sha256(whole), whole.length)).rejects.toMatchObject({
+            code: 'DIGEST_MISMATCH',
+          });
         }
       }),
       { numRuns: 50 },

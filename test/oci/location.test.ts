@@ -17,7 +17,11 @@ describe('image locations', () => {
   });
 
   it('splits path and name at the first colon, as skopeo', () => {
-    expect(parseImageLocation('docker-archive:app.tar:app:1.0')).toEqual({ kind: 'docker-archive', path: 'app.tar', name: 'app:1.0' });
+    expect(parseImageLocation('docker-archive:app.tar:app:1.0')).toEqual({
+      kind: 'docker-archive',
+      path: 'app.tar',
+      name: 'app:1.0',
+    });
   });
 
   it('rejects a prefix without a path, and an empty name', () => {

@@ -8,7 +8,12 @@ const desc = (mediaType: string, data = 'x') => ({ mediaType, digest: sha256(dat
 
 describe('parseManifest', () => {
   it('tells images from indexes by mediaType, then by shape', () => {
-    const image = { schemaVersion: 2, mediaType: MediaType.OciManifest, config: desc(MediaType.OciConfig), layers: [desc(MediaType.OciLayerGzip)] };
+    const image = {
+      schemaVersion: 2,
+      mediaType: MediaType.OciManifest,
+      config: desc(MediaType.OciConfig),
+      layers: [desc(MediaType.OciLayerGzip)],
+    };
     expect(parseManifest(enc(image), undefined, 'm').kind).toBe('image');
     const index = { schemaVersion: 2, manifests: [desc(MediaType.OciManifest)] };
     expect(parseManifest(enc(index), undefined, 'm').kind).toBe('index');
@@ -18,9 +23,15 @@ describe('parseManifest', () => {
   });
 
   it('rejects schema 1, non-JSON and bad descriptors with the place named', () => {
-    expect(() => parseManifest(enc({ schemaVersion: 1 }), undefined, 'reg/app:1')).toThrow(/reg\/app:1: schemaVersion 1/);
+    expect(() => parseManifest(enc({ schemaVersion: 1 }), undefined, 'reg/app:1')).toThrow(
+      /reg\/app:1: schemaVersion 1/,
+    );
     expect(() => parseManifest(new TextEncoder().encode('{'), undefined, 'x')).toThrow(/not valid JSON/);
-    const bad = { schemaVersion: 2, config: desc(MediaType.OciConfig), layers: [{ mediaType: MediaType.OciLayer, digest: 'sha256:zz', size: 1 }] };
+    const bad = {
+      schemaVersion: 2,
+      config: desc(MediaType.OciConfig),
+      layers: [{ mediaType: MediaType.OciLayer, digest: 'sha256:zz', size: 1 }],
+    };
     expect(() => parseManifest(enc(bad), undefined, 'x')).toThrow(/layers\[\] digest/);
     const negative = { schemaVersion: 2, config: { ...desc(MediaType.OciConfig), size: -1 }, layers: [] };
     expect(() => parseManifest(enc(negative), undefined, 'x')).toThrow(/invalid size/);
@@ -29,8 +40,12 @@ describe('parseManifest', () => {
   it('verifies manifest bytes against digest and size', () => {
     const bytes = enc({ schemaVersion: 2 });
     expect(() => verifyManifestBytes(bytes, { digest: sha256(bytes), size: bytes.length }, 'm')).not.toThrow();
-    expect(() => verifyManifestBytes(bytes, { digest: sha256(bytes), size: bytes.length + 1 }, 'm')).toThrow(/SIZE|bytes/);
-    expect(() => verifyManifestBytes(bytes, { digest: sha256('y'), size: bytes.length }, 'm')).toThrow(/does not match/);
+    expect(() => verifyManifestBytes(bytes, { digest: sha256(bytes), size: bytes.length + 1 }, 'm')).toThrow(
+      /SIZE|bytes/,
+    );
+    expect(() => verifyManifestBytes(bytes, { digest: sha256('y'), size: bytes.length }, 'm')).toThrow(
+      /does not match/,
+    );
   });
 
   it('requires rootfs.diff_ids in a config', () => {

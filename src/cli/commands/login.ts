@@ -21,7 +21,9 @@ async function readStdin(stdin: NodeJS.ReadableStream): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const c of stdin) chunks.push(typeof c === 'string' ? Buffer.from(c) : (c as Buffer));
   // As docker: strip one trailing newline (echo adds it) but keep other whitespace.
-  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  return Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
 }
 
 export const loginCommand: Command = {
@@ -31,9 +33,17 @@ export const loginCommand: Command = {
       'Log in to a registry and store the credentials as docker does',
       (c) =>
         c
-          .positional('server', { type: 'string', demandOption: true, describe: 'registry host, e.g. ghcr.io or 127.0.0.1:5000' })
+          .positional('server', {
+            type: 'string',
+            demandOption: true,
+            describe: 'registry host, e.g. ghcr.io or 127.0.0.1:5000',
+          })
           .option('username', { alias: 'u', type: 'string', describe: 'user name' })
-          .option('password', { alias: 'p', type: 'string', describe: 'password (visible in ps and shell history: prefer --password-stdin)' })
+          .option('password', {
+            alias: 'p',
+            type: 'string',
+            describe: 'password (visible in ps and shell history: prefer --password-stdin)',
+          })
           .option('password-stdin', { type: 'boolean', describe: 'read the password from standard input' })
           .conflicts('password', 'password-stdin')
           .example('echo "$TOKEN" | $0 login ghcr.io -u me --password-stdin', 'log in from CI'),
@@ -46,10 +56,14 @@ export const loginCommand: Command = {
           if (password === undefined || password === '') {
             throw new UsageError('login needs a password: --password-stdin (recommended) or --password');
           }
-          if (a.password !== undefined) ctx.out.info('WARNING! Using --password via the CLI is insecure. Use --password-stdin.');
+          if (a.password !== undefined)
+            ctx.out.info('WARNING! Using --password via the CLI is insecure. Use --password-stdin.');
           const credential = { username: a.username, password };
           // Check the credentials before storing them, as docker login does.
-          const probe = new Registry(host, { ...ctx.registry, credentials: staticCredentialStore({ [host]: credential }) });
+          const probe = new Registry(host, {
+            ...ctx.registry,
+            credentials: staticCredentialStore({ [host]: credential }),
+          });
           await probe.ping();
           const where = await login(host, credential, { env: ctx.io.env });
           ctx.out.info(`Login Succeeded (credentials stored in ${where})`);

@@ -10,7 +10,11 @@ export const tagsCommand: Command = {
       'List the tags of a repository',
       (c) =>
         c
-          .positional('repository', { type: 'string', demandOption: true, describe: 'registry/repository, e.g. ghcr.io/org/app' })
+          .positional('repository', {
+            type: 'string',
+            demandOption: true,
+            describe: 'registry/repository, e.g. ghcr.io/org/app',
+          })
           .example('$0 tags 127.0.0.1:5000/app', 'one tag a line')
           .example('$0 tags -o json ghcr.io/org/app', 'a JSON array'),
       (argv) =>

@@ -153,7 +153,10 @@ export function basicAuthorization(credential: Credential): string {
 async function fetchToken(req: TokenRequest): Promise<{ token: string; expiresIn: number }> {
   const realm = req.challenge.params.realm;
   if (!realm) {
-    throw new OciError('UNAUTHORIZED', `${req.registry}: the registry's Bearer challenge names no realm to get a token from`);
+    throw new OciError(
+      'UNAUTHORIZED',
+      `${req.registry}: the registry's Bearer challenge names no realm to get a token from`,
+    );
   }
   let url: URL;
   try {
@@ -162,7 +165,10 @@ async function fetchToken(req: TokenRequest): Promise<{ token: string; expiresIn
     throw new OciError('UNAUTHORIZED', `${req.registry}: the Bearer challenge's realm is not a URL`, { cause: e });
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw new OciError('UNAUTHORIZED', `${req.registry}: the Bearer challenge's realm ${redactUrl(url)} is not HTTP(S)`);
+    throw new OciError(
+      'UNAUTHORIZED',
+      `${req.registry}: the Bearer challenge's realm ${redactUrl(url)} is not HTTP(S)`,
+    );
   }
   const service = req.challenge.params.service;
   const headers: Record<string, string> = { 'user-agent': req.userAgent, accept: 'application/json' };
@@ -171,7 +177,11 @@ async function fetchToken(req: TokenRequest): Promise<{ token: string; expiresIn
   const cred = req.credential;
   if (cred?.identityToken) {
     method = 'POST';
-    const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: cred.identityToken, client_id: 'sigil' });
+    const form = new URLSearchParams({
+      grant_type: 'refresh_token',
+      refresh_token: cred.identityToken,
+      client_id: 'sigil',
+    });
     if (service) form.set('service', service);
     if (req.scopes.length) form.set('scope', req.scopes.join(' '));
     body = form.toString();
@@ -192,9 +202,13 @@ async function fetchToken(req: TokenRequest): Promise<{ token: string; expiresIn
       signal: req.signal,
     });
   } catch (e) {
-    throw new OciError('NETWORK', `${method} ${redactUrl(url)}: getting a token for ${req.registry} failed: ${(e as Error).message}`, {
-      cause: e,
-    });
+    throw new OciError(
+      'NETWORK',
+      `${method} ${redactUrl(url)}: getting a token for ${req.registry} failed: ${(e as Error).message}`,
+      {
+        cause: e,
+      },
+    );
   }
   if (res.statusCode !== 200) {
     const hint =
@@ -212,7 +226,10 @@ async function fetchToken(req: TokenRequest): Promise<{ token: string; expiresIn
       ...(hint ? { hint } : {}),
     });
     if (res.statusCode === 401 || res.statusCode === 403) {
-      throw new OciError('UNAUTHORIZED', err.message, { status: res.statusCode, registryCodes: err.registryCodes ?? [] });
+      throw new OciError('UNAUTHORIZED', err.message, {
+        status: res.statusCode,
+        registryCodes: err.registryCodes ?? [],
+      });
     }
     throw err;
   }

@@ -3,7 +3,15 @@ import { pipeline } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { PushBlobOptions } from '../content.ts';
 import type { CredentialStore } from '../credentials.ts';
-import { assertDigest, type Digest, DigestVerifier, digestAlgorithm, isDigest, sha256, verifyBytes } from '../digest.ts';
+import {
+  assertDigest,
+  type Digest,
+  DigestVerifier,
+  digestAlgorithm,
+  isDigest,
+  sha256,
+  verifyBytes,
+} from '../digest.ts';
 import { OciError } from '../errors.ts';
 import { type Descriptor, type ManifestBlob, manifestMediaType } from '../manifest.ts';
 import { MANIFEST_ACCEPT } from '../media-types.ts';
@@ -164,7 +172,10 @@ export class Registry {
     discard(res.body);
     const stated = header(res.headers, 'docker-content-digest');
     if (stated && isDigest(stated) && digestAlgorithm(stated) === digestAlgorithm(digest) && stated !== digest) {
-      throw new OciError('DIGEST_MISMATCH', `${what}: the registry stored it as ${stated}, but its digest is ${digest}`);
+      throw new OciError(
+        'DIGEST_MISMATCH',
+        `${what}: the registry stored it as ${stated}, but its digest is ${digest}`,
+      );
     }
     return digest;
   }
@@ -218,7 +229,12 @@ export class Registry {
     return verifier;
   }
 
-  private async openBlob(repo: string, digest: Digest, offset: number, signal?: AbortSignal): Promise<RegistryResponse> {
+  private async openBlob(
+    repo: string,
+    digest: Digest,
+    offset: number,
+    signal?: AbortSignal,
+  ): Promise<RegistryResponse> {
     return this.transport.send({
       method: 'GET',
       url: `/v2/${repo}/blobs/${digest}`,
@@ -266,7 +282,10 @@ export class Registry {
     const seen = new Set<string>();
     while (next) {
       if (seen.has(next)) {
-        throw new OciError('REGISTRY_ERROR', `${this.host}/${repo}: tag list pagination loops back to a page already read`);
+        throw new OciError(
+          'REGISTRY_ERROR',
+          `${this.host}/${repo}: tag list pagination loops back to a page already read`,
+        );
       }
       seen.add(next);
       const res = await this.transport.send({
@@ -312,7 +331,11 @@ export class Registry {
     return referrersTagFallback((tag, signal) => this.getManifestIfExists(repo, tag, signal), digest, options);
   }
 
-  private async getManifestIfExists(repo: string, reference: string, signal?: AbortSignal): Promise<ManifestBlob | undefined> {
+  private async getManifestIfExists(
+    repo: string,
+    reference: string,
+    signal?: AbortSignal,
+  ): Promise<ManifestBlob | undefined> {
     try {
       return await this.getManifest(repo, reference, signal);
     } catch (e) {
@@ -420,7 +443,10 @@ async function* resumingBody(
       if (res.status === 206) {
         const start = /^bytes (\d+)-/.exec(header(res.headers, 'content-range') ?? '')?.[1];
         if (start === undefined || Number(start) !== offset) {
-          throw new OciError('REGISTRY_ERROR', `${what}: asked for bytes from ${offset}, the registry answered ${header(res.headers, 'content-range') ?? 'no Content-Range'}`);
+          throw new OciError(
+            'REGISTRY_ERROR',
+            `${what}: asked for bytes from ${offset}, the registry answered ${header(res.headers, 'content-range') ?? 'no Content-Range'}`,
+          );
         }
       }
       let failure: unknown;

@@ -1,4 +1,11 @@
-export { type ListTagsOptions, MANIFEST_SIZE_LIMIT, type ReferrersOptions, Registry, type RegistryOptions, registryFor } from './client.ts';
+export {
+  type ListTagsOptions,
+  MANIFEST_SIZE_LIMIT,
+  type ReferrersOptions,
+  Registry,
+  type RegistryOptions,
+  registryFor,
+} from './client.ts';
 export { type ReferrersResult, referrersTag } from './referrers.ts';
 export { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry.ts';
 export { openRegistrySource, openRegistryTarget } from './source.ts';

@@ -60,7 +60,9 @@ export async function fetchReferrers(
   // The registry may ignore artifactType; it says it applied it with OCI-Filters-Applied.
   const applied = (header(res.headers, 'oci-filters-applied') ?? '').split(',').map((s) => s.trim());
   return {
-    descriptors: applied.includes('artifactType') ? descriptors : filterByArtifactType(descriptors, options.artifactType),
+    descriptors: applied.includes('artifactType')
+      ? descriptors
+      : filterByArtifactType(descriptors, options.artifactType),
     via: 'api',
   };
 }

@@ -7,7 +7,14 @@ import { OciError } from '../errors.ts';
 import { registryApiHost } from '../reference.ts';
 import { basicAuthorization, type Challenge, parseChallenges, TokenCache } from './auth.ts';
 import { discard, readLimited, redactUrl, responseError } from './response-error.ts';
-import { Backoff, isConnectError, isNetworkError, isRetryableStatus, parseRetryAfter, type RetryPolicy } from './retry.ts';
+import {
+  Backoff,
+  isConnectError,
+  isNetworkError,
+  isRetryableStatus,
+  parseRetryAfter,
+  type RetryPolicy,
+} from './retry.ts';
 
 export type Method = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
 
@@ -141,9 +148,16 @@ export class Transport {
   assertAllowed(url: URL): void {
     if (url.protocol === 'https:') return;
     if (url.protocol !== 'http:') {
-      throw new OciError('REGISTRY_ERROR', `${this.registry}: refusing to follow ${redactUrl(url)}: not an HTTP(S) URL`);
+      throw new OciError(
+        'REGISTRY_ERROR',
+        `${this.registry}: refusing to follow ${redactUrl(url)}: not an HTTP(S) URL`,
+      );
     }
-    if (isLoopback(url.hostname) || isInsecureHost(url.host, this.options.insecure) || this.origin.protocol === 'http:') {
+    if (
+      isLoopback(url.hostname) ||
+      isInsecureHost(url.host, this.options.insecure) ||
+      this.origin.protocol === 'http:'
+    ) {
       return;
     }
     throw new OciError(
@@ -306,7 +320,12 @@ export class Transport {
         const after = parseRetryAfter(header(res.headers, 'retry-after'));
         discard(res.body);
         if (await backoff.wait(after, req.signal)) continue;
-        const err = await responseError({ method: req.method, url, status, hint: `gave up after ${backoff.attempts} tries` });
+        const err = await responseError({
+          method: req.method,
+          url,
+          status,
+          hint: `gave up after ${backoff.attempts} tries`,
+        });
         exhausted.add(err);
         throw err;
       }
@@ -354,9 +373,7 @@ export class Transport {
 
 /** Bearer is preferred when a registry offers both, as docker does. */
 function pickChallenge(challenges: Challenge[]): Challenge | null {
-  return (
-    challenges.find((c) => c.scheme === 'bearer') ?? challenges.find((c) => c.scheme === 'basic') ?? null
-  );
+  return challenges.find((c) => c.scheme === 'bearer') ?? challenges.find((c) => c.scheme === 'basic') ?? null;
 }
 
 export function header(headers: IncomingHttpHeaders, name: string): string | undefined {
@@ -386,4 +403,3 @@ export async function readBounded(res: RegistryResponse, limit: number, what: st
   }
   return new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
 }
-

@@ -175,7 +175,8 @@ async function uploadChunked(
     });
     discard(res.body);
     const next = header(res.headers, 'location');
-    if (!next) throw new OciError('REGISTRY_ERROR', `${s.what}: PATCH ${redactUrl(location)} answered without a Location`);
+    if (!next)
+      throw new OciError('REGISTRY_ERROR', `${s.what}: PATCH ${redactUrl(location)} answered without a Location`);
     location = new URL(next, res.url);
     offset += filled;
     s.onProgress?.(offset);

@@ -83,7 +83,9 @@ describe('token lifetime and refresh (a registry stand-in on 127.0.0.1)', () => 
       if (url.pathname === '/token') {
         const token = `t${++issued}`;
         valid.add(token);
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token, expires_in: expiresIn }));
+        res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ token, expires_in: expiresIn }));
         return;
       }
       const auth = req.headers.authorization ?? '';

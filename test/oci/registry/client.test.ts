@@ -21,7 +21,7 @@ function blob(bytes: Buffer, mediaType: string = MediaType.OciLayerGzip): { desc
 function opener(bytes: Buffer): () => Promise<Readable> {
   return async () => {
     const parts: Buffer[] = [];
-    for (let i = 0, step = 1000; i < bytes.length; i += step, step = (step * 7) % 5000 + 300) {
+    for (let i = 0, step = 1000; i < bytes.length; i += step, step = ((step * 7) % 5000) + 300) {
       parts.push(bytes.subarray(i, i + step));
     }
     return Readable.from(parts);
@@ -50,7 +50,10 @@ const SMALL_CHUNKS = { chunkThreshold: 10_000, chunkSize: 4096 };
 describe.each(['none', 'basic', 'token'] as const)('Registry against distribution 2.8 (auth: %s)', (mode) => {
   let r: TestRegistry;
   let client: Registry;
-  const config = blob(Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } })), MediaType.OciConfig);
+  const config = blob(
+    Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } })),
+    MediaType.OciConfig,
+  );
   const small = blob(randomBytes(3000));
   const large = blob(randomBytes(50_000)); // > threshold: 13 PATCHes of 4 KiB
 
@@ -185,9 +188,11 @@ describe.each(['none', 'basic', 'token'] as const)('Registry against distributio
 
       const b = blob(randomBytes(100));
       await fresh.pushBlob('app/pushed', b.desc, opener(b.bytes));
-      await fresh.putManifest('app/pushed', 'x', imageManifest(config.desc, [], 'x'), MediaType.OciManifest).catch(() => {
-        // config is not in app/pushed: MANIFEST_BLOB_UNKNOWN; only the scope matters here.
-      });
+      await fresh
+        .putManifest('app/pushed', 'x', imageManifest(config.desc, [], 'x'), MediaType.OciManifest)
+        .catch(() => {
+          // config is not in app/pushed: MANIFEST_BLOB_UNKNOWN; only the scope matters here.
+        });
       const grants = r.tokenGrants!().slice(-1);
       expect(grants[0]!.requested[0]!.actions.sort()).toEqual(['pull', 'push']);
       // The push token also serves later pulls of that repository.

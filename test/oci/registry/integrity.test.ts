@@ -21,7 +21,9 @@ describe('a registry whose answers are damaged in transit', () => {
   let corrupt: (method: string, url: string, range: string | undefined) => Corruption = () => false;
   const layerBytes = randomBytes(200_000);
   const layer = desc(layerBytes, MediaType.OciLayerGzip);
-  const configBytes = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } }));
+  const configBytes = Buffer.from(
+    JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } }),
+  );
   const config = desc(configBytes, MediaType.OciConfig);
   const manifestBytes = Buffer.from(
     JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciManifest, config, layers: [layer] }),
@@ -76,7 +78,10 @@ describe('a registry whose answers are damaged in transit', () => {
     const before = proxy.exchanges().length;
     const got = await buffer(await viaProxy.getBlob('integrity/app', layer));
     expect(got.equals(layerBytes)).toBe(true);
-    const blobGets = proxy.exchanges().slice(before).filter((x) => x.url.includes('/blobs/'));
+    const blobGets = proxy
+      .exchanges()
+      .slice(before)
+      .filter((x) => x.url.includes('/blobs/'));
     expect(blobGets.map((x) => [x.status, x.corruption])).toEqual([
       [200, 'drop-after:70000'],
       [206, undefined],

@@ -9,7 +9,12 @@ import { startReferrersRegistry } from '../../harness/referrers-registry.ts';
 import { startRegistry } from '../../harness/registry.ts';
 
 function desc(bytes: Uint8Array, mediaType: string, extra: Partial<Descriptor> = {}): Descriptor {
-  return { mediaType, digest: `sha256:${createHash('sha256').update(bytes).digest('hex')}`, size: bytes.length, ...extra };
+  return {
+    mediaType,
+    digest: `sha256:${createHash('sha256').update(bytes).digest('hex')}`,
+    size: bytes.length,
+    ...extra,
+  };
 }
 
 const json = (v: unknown): Buffer => Buffer.from(JSON.stringify(v));
@@ -61,7 +66,13 @@ describe.each([
         annotations: { note },
       });
       const digest = await client.putManifest('ref/app', desc(bytes, '').digest, bytes, MediaType.OciManifest);
-      referrers.push({ mediaType: MediaType.OciManifest, digest, size: bytes.length, artifactType, annotations: { note } });
+      referrers.push({
+        mediaType: MediaType.OciManifest,
+        digest,
+        size: bytes.length,
+        artifactType,
+        annotations: { note },
+      });
     }
     if (via === 'tag') {
       // What a pusher maintains on a registry without the API (image spec v1.1, "Referrers Tag Schema").
@@ -86,7 +97,9 @@ describe.each([
     const got = await client.referrers('ref/app', subject.digest, { artifactType: SBOM });
     expect(got.via).toBe(via);
     expect(digests(got.descriptors)).toEqual(digests(referrers.filter((d) => d.artifactType === SBOM)));
-    expect((await client.referrers('ref/app', subject.digest, { artifactType: 'application/none' })).descriptors).toEqual([]);
+    expect(
+      (await client.referrers('ref/app', subject.digest, { artifactType: 'application/none' })).descriptors,
+    ).toEqual([]);
   });
 
   it('a subject without referrers has an empty list', async () => {
@@ -104,12 +117,21 @@ describe('tag pagination', () => {
       await client.pushBlob('pages/app', desc(config, 'x'), async () => Readable.from([config]));
       const tags = ['t1', 't2', 't3', 't4', 't5'];
       for (const t of tags) {
-        const m = json({ schemaVersion: 2, mediaType: MediaType.OciManifest, config: desc(config, MediaType.OciConfig), layers: [], annotations: { t } });
+        const m = json({
+          schemaVersion: 2,
+          mediaType: MediaType.OciManifest,
+          config: desc(config, MediaType.OciConfig),
+          layers: [],
+          annotations: { t },
+        });
         await client.putManifest('pages/app', t, m, MediaType.OciManifest);
       }
       const before = r.requests().length;
       expect(await client.tags('pages/app', { pageSize: 2 })).toEqual(tags);
-      const pages = r.requests().slice(before).filter((q) => q.includes('/tags/list'));
+      const pages = r
+        .requests()
+        .slice(before)
+        .filter((q) => q.includes('/tags/list'));
       expect(pages).toHaveLength(3);
       expect(pages[0]).toContain('n=2');
     } finally {

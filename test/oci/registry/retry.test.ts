@@ -45,15 +45,26 @@ async function serve(handler: Handler, challenge?: string): Promise<{ host: stri
   return { host: `127.0.0.1:${port}`, url: `http://127.0.0.1:${port}`, log };
 }
 
-const MANIFEST = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [] }));
+const MANIFEST = Buffer.from(
+  JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [] }),
+);
 const MANIFEST_DIGEST = `sha256:${createHash('sha256').update(MANIFEST).digest('hex')}`;
 
 function sendManifest(res: ServerResponse): void {
-  res.writeHead(200, { 'content-type': 'application/vnd.oci.image.index.v1+json', 'docker-content-digest': MANIFEST_DIGEST });
+  res.writeHead(200, {
+    'content-type': 'application/vnd.oci.image.index.v1+json',
+    'docker-content-digest': MANIFEST_DIGEST,
+  });
   res.end(MANIFEST);
 }
 
-function registryError(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}): void {
+function registryError(
+  res: ServerResponse,
+  status: number,
+  code: string,
+  message: string,
+  headers: Record<string, string> = {},
+): void {
   res.writeHead(status, { 'content-type': 'application/json', ...headers });
   res.end(JSON.stringify({ errors: [{ code, message }] }));
 }
@@ -116,7 +127,9 @@ describe('retries', () => {
       }
       if (req.method === 'PUT') {
         puts++;
-        expect(req.url).toBe(`/v2/app/blobs/uploads/u${puts - 1}?_state=secret-state&digest=${encodeURIComponent(digest)}`);
+        expect(req.url).toBe(
+          `/v2/app/blobs/uploads/u${puts - 1}?_state=secret-state&digest=${encodeURIComponent(digest)}`,
+        );
         if (puts === 1) return registryError(res, 503, 'UNAVAILABLE', 'try later');
         expect(body.equals(blob)).toBe(true);
         res.writeHead(201).end();
@@ -133,7 +146,10 @@ describe('retries', () => {
     expect(opened).toBe(2);
     expect(puts).toBe(2);
     const before = s.log.length;
-    await expect(client.deleteManifest('app', digest)).rejects.toMatchObject({ code: 'UNSUPPORTED_MEDIA_TYPE', status: 501 });
+    await expect(client.deleteManifest('app', digest)).rejects.toMatchObject({
+      code: 'UNSUPPORTED_MEDIA_TYPE',
+      status: 501,
+    });
     expect(s.log.length - before).toBe(1);
   });
 
@@ -195,9 +211,9 @@ describe('registry error answers', () => {
   });
 
   it('redacts user info and secret query values from URLs', () => {
-    expect(redactUrl('https://u:p@r.example/v2/a/blobs/uploads/x?_state=SECRET&digest=sha256%3Aab&X-Amz-Signature=SIG')).toBe(
-      'https://r.example/v2/a/blobs/uploads/x?_state=REDACTED&digest=sha256%3Aab&X-Amz-Signature=REDACTED',
-    );
+    expect(
+      redactUrl('https://u:p@r.example/v2/a/blobs/uploads/x?_state=SECRET&digest=sha256%3Aab&X-Amz-Signature=SIG'),
+    ).toBe('https://r.example/v2/a/blobs/uploads/x?_state=REDACTED&digest=sha256%3Aab&X-Amz-Signature=REDACTED');
   });
 
   it('refuses a manifest over 4 MiB without reading it all', async () => {
@@ -234,7 +250,9 @@ describe('plain HTTP', () => {
     expect(new Registry('registry.example:5000', { dispatcher, insecure: ['registry.example:5000'] }).url).toBe(
       'http://registry.example:5000',
     );
-    expect(new Registry('http://registry.example:5000', { dispatcher, insecure: true }).url).toBe('http://registry.example:5000');
+    expect(new Registry('http://registry.example:5000', { dispatcher, insecure: true }).url).toBe(
+      'http://registry.example:5000',
+    );
     expect(new Registry('localhost:5000', { dispatcher }).url).toBe('http://localhost:5000');
     expect(new Registry('[::1]:5000', { dispatcher }).url).toBe('http://[::1]:5000');
     expect(new Registry('docker.io', { dispatcher }).url).toBe('https://registry-1.docker.io');
@@ -256,7 +274,9 @@ describe('plain HTTP', () => {
 describe('parsing, and redirects', () => {
   it('WWW-Authenticate challenges, several per header, quoted commas', () => {
     expect(
-      parseChallenges('Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull,push", Basic realm="x"'),
+      parseChallenges(
+        'Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull,push", Basic realm="x"',
+      ),
     ).toEqual([
       {
         scheme: 'bearer',
