@@ -1,11 +1,11 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
-import { addAbortSignal, pipeline as pipe, type Readable } from 'node:stream';
+import { addAbortSignal, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ContentTarget, PushBlobOptions } from './content.ts';
-import { type Digest, DigestVerifier, digestAlgorithm } from './digest.ts';
+import { type Digest, digestAlgorithm, verifiedStream } from './digest.ts';
 import { OciError } from './errors.ts';
-import { blobName, checkComplete, indexEntry, LAYOUT_MARKER, ProgressCounter, tempSuffix } from './layout.ts';
+import { blobName, checkComplete, indexEntry, LAYOUT_MARKER, tempSuffix } from './layout.ts';
 import { type Descriptor, type ImageIndex, type ManifestBlob, verifyManifestBytes } from './manifest.ts';
 import { MediaType } from './media-types.ts';
 import { TarWriter } from './tar-writer.ts';
@@ -142,11 +142,11 @@ export class ArchiveTarget implements ContentTarget {
 
   private async push(desc: Descriptor, open: () => Promise<Readable>, options: PushBlobOptions): Promise<void> {
     const verified = async (): Promise<Readable> => {
-      const verifier = new DigestVerifier(desc.digest, {
+      const counted = verifiedStream(await open(), desc.digest, {
         size: desc.size,
         what: `${this.description}: blob ${desc.digest}`,
+        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
       });
-      const counted = pipe(await open(), verifier, new ProgressCounter(options.onProgress), () => {});
       return options.signal ? addAbortSignal(options.signal, counted) : counted;
     };
     if (this.mutex.tryLock()) {

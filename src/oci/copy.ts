@@ -9,7 +9,10 @@ export interface CopyOptions {
   platform?: Platform;
   /** Copy an index whole, every platform (and attestation manifest) in it, keeping its digest. */
   allPlatforms?: boolean;
-  /** Blobs in flight at once. 4 as crane's default; the benchmark shows what more buys. */
+  /**
+   * Blobs in flight at once. 6, as skopeo's default parallel downloads: on the copy benchmark
+   * (600 MB, loopback registry) 4 took 2.5-3.1 s, 6 took 2.1-2.2 s, 8 no better than 6.
+   */
   concurrency?: number;
   signal?: AbortSignal;
   onProgress?: (event: CopyProgress) => void;
@@ -39,7 +42,7 @@ function resolveCopyOptions(o: CopyOptions) {
   if (o.allPlatforms && o.platform) {
     throw new OciError('INVALID_OPTIONS', 'use --platform or --all-platforms, not both');
   }
-  const concurrency = o.concurrency ?? 4;
+  const concurrency = o.concurrency ?? 6;
   if (!Number.isInteger(concurrency) || concurrency < 1) {
     throw new OciError('INVALID_OPTIONS', `concurrency must be a positive integer, got ${concurrency}`);
   }

@@ -1,5 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
-import { Transform, type TransformCallback } from 'node:stream';
+import { pipeline, type Readable, Transform, type TransformCallback } from 'node:stream';
 import { OciError } from './errors.ts';
 
 /** `algorithm:hex`, e.g. `sha256:9f86…`. Only sha256 and sha512 are produced by registries in practice. */
@@ -46,6 +46,7 @@ export interface VerifyOptions {
   /** Bytes already consumed (Range resume): the hash state to continue from. */
   hash?: Hash;
   offset?: number;
+  onProgress?: (bytes: number) => void;
 }
 
 /**
@@ -57,7 +58,9 @@ export class DigestVerifier extends Transform {
   readonly expected: Digest;
   readonly hash: Hash;
   bytes: number;
-  private readonly size: number;
+  /** Called with the running byte count as data passes; settable so a consumer can watch a source's stream. */
+  onProgress: ((bytes: number) => void) | undefined;
+  readonly size: number;
   private readonly what: string;
 
   constructor(expected: Digest, options: VerifyOptions = {}) {
@@ -68,6 +71,7 @@ export class DigestVerifier extends Transform {
     this.bytes = options.offset ?? 0;
     this.size = options.size ?? -1;
     this.what = options.what ?? `blob ${expected}`;
+    this.onProgress = options.onProgress;
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
@@ -77,6 +81,7 @@ export class DigestVerifier extends Transform {
       return;
     }
     this.hash.update(chunk);
+    this.onProgress?.(this.bytes);
     cb(null, chunk);
   }
 
@@ -94,4 +99,26 @@ export class DigestVerifier extends Transform {
     }
     cb();
   }
+}
+
+/**
+ * `source` checked against `expected` as it flows. A source's blob stream is already a
+ * DigestVerifier for the same digest (and fails before it ends on wrong bytes), so it is used as
+ * is rather than hashing every byte twice on a copy; anything else gets a verifier after it.
+ * Errors of `source` surface on the returned stream.
+ */
+export function verifiedStream(source: Readable, expected: Digest, options: VerifyOptions = {}): Readable {
+  if (
+    source instanceof DigestVerifier &&
+    source.expected === expected &&
+    (options.size === undefined || options.size < 0 || source.size === options.size)
+  ) {
+    if (options.onProgress) source.onProgress = options.onProgress;
+    return source;
+  }
+  const verifier = new DigestVerifier(expected, options);
+  pipeline(source, verifier, () => {
+    // A source error reaches the reader through `verifier`, which pipeline destroys with it.
+  });
+  return verifier;
 }

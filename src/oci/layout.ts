@@ -2,10 +2,18 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { addAbortSignal, pipeline as pipe, type Readable, Transform, type TransformCallback } from 'node:stream';
+import { addAbortSignal, pipeline as pipe, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ContentSource, ContentTarget, PushBlobOptions } from './content.ts';
-import { assertDigest, type Digest, DigestVerifier, digestAlgorithm, digestHex, isDigest } from './digest.ts';
+import {
+  assertDigest,
+  type Digest,
+  DigestVerifier,
+  digestAlgorithm,
+  digestHex,
+  isDigest,
+  verifiedStream,
+} from './digest.ts';
 import { isOciError, OciError } from './errors.ts';
 import { directoryFileSet, type FileSet } from './file-set.ts';
 import {
@@ -246,19 +254,6 @@ export async function checkComplete(
   }
 }
 
-/** Calls `onProgress` with the running byte count as data passes. */
-export class ProgressCounter extends Transform {
-  private bytes = 0;
-  constructor(private readonly onProgress?: (bytes: number) => void) {
-    super();
-  }
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.bytes += chunk.length;
-    this.onProgress?.(this.bytes);
-    cb(null, chunk);
-  }
-}
-
 export function tempSuffix(): string {
   return randomBytes(6).toString('hex');
 }
@@ -296,12 +291,13 @@ class LayoutTarget implements ContentTarget {
     const tmp = join(this.path, 'blobs', digestAlgorithm(desc.digest), `.tmp-${tempSuffix()}`);
     this.temps.add(tmp);
     try {
-      const verifier = new DigestVerifier(desc.digest, {
+      const verified = verifiedStream(await open(), desc.digest, {
         size: desc.size,
         what: `${this.description}: blob ${desc.digest}`,
+        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
       });
       await pipeline(
-        [await open(), verifier, new ProgressCounter(options.onProgress), createWriteStream(tmp, { flags: 'wx' })],
+        [verified, createWriteStream(tmp, { flags: 'wx' })],
         options.signal ? { signal: options.signal } : {},
       );
       await rename(tmp, final);

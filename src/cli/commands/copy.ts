@@ -28,7 +28,7 @@ export const copyCommand: Command = {
             type: 'boolean',
             describe: 'copy an index whole, every platform, keeping its digest',
           })
-          .option('jobs', { alias: 'j', type: 'number', default: 4, describe: 'blobs copied at once' })
+          .option('jobs', { alias: 'j', type: 'number', default: 6, describe: 'blobs copied at once' })
           .example('$0 copy ghcr.io/org/app:1.0 oci-dir:./app:1.0', 'registry to OCI layout')
           .example('$0 copy -a oci-archive:app.tar 127.0.0.1:5000/app:1.0', 'a multi-platform archive to a registry')
           .example('$0 copy 127.0.0.1:5000/app:1.0 docker-archive:app.tar:app:1.0', 'to a file `docker load` reads'),

@@ -1,6 +1,6 @@
-import { pipeline, Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { Digest } from '../digest.ts';
-import { DigestVerifier } from '../digest.ts';
+import { verifiedStream } from '../digest.ts';
 import { OciError } from '../errors.ts';
 import type { Descriptor } from '../manifest.ts';
 import { repositoryScope } from './auth.ts';
@@ -100,23 +100,11 @@ function withDigest(url: URL, digest: Digest): string {
 
 /** The content as read from `open()`, checked against `desc` as it passes, with progress. */
 async function verifiedContent(open: () => Promise<Readable>, desc: Descriptor, s: UploadSettings): Promise<Readable> {
-  const source = await open();
-  const verifier = new DigestVerifier(desc.digest, { size: desc.size, what: s.what });
-  pipeline(source, verifier, () => {
-    // A source error reaches the reader through `verifier`.
+  return verifiedStream(await open(), desc.digest, {
+    size: desc.size,
+    what: s.what,
+    ...(s.onProgress ? { onProgress: s.onProgress } : {}),
   });
-  if (!s.onProgress) return verifier;
-  const report = s.onProgress;
-  return Readable.from(
-    (async function* () {
-      let sent = 0;
-      for await (const chunk of verifier as AsyncIterable<Buffer>) {
-        sent += chunk.length;
-        yield chunk;
-        report(sent);
-      }
-    })(),
-  );
 }
 
 /** POST then one PUT streaming the whole blob. */
