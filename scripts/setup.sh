@@ -38,5 +38,5 @@ case "$node_version" in
   v24.*) ;;
   *) echo "setup: error: node_modules/.bin/node is ${node_version}, expected Node 24 (was the install script of the node package blocked?)" >&2; exit 1 ;;
 esac
-echo "setup: Node ${node_version} (host: $(command -v node >/dev/null && node --version || echo none)), npm $(npm --version 2>/dev/null)" >&2
+echo "setup: Node ${node_version} from node_modules/.bin/node, npm $(npm --version 2>/dev/null)" >&2
 node_modules/.bin/tsc -p tsconfig.build.json

@@ -23,7 +23,7 @@ describe('copy from a registry whose responses are corrupted in transit', () => 
     const src = await openSource(`oci-dir:${await demoImageLayout()}:demo`);
     await copyImage(src, await openTarget(`${registry.host}/integrity/app:1`));
     const image = await resolveImage(src);
-    // The last layer: the largest fetch, so corruption hits mid-copy with other blobs in flight.
+    // The last layer: fetched while other blobs are still in flight, so corruption hits mid-copy.
     layerDigest = image.layers.at(-1)!.digest;
     await src.close();
     proxy = await startCorruptingProxy(registry.url, {
