@@ -10,7 +10,7 @@ import { startRegistry } from '../test/harness/registry.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 const sigilBin = join(root, 'bin', 'sigil.js');
-const sizesMb = (process.env.SIGIL_BENCH_SIZES ?? '300,600').split(',').map(Number);
+const sizesMb = (process.env.SIGIL_BENCH_SIZES ?? '300,600,1200').split(',').map(Number);
 const runs = Number(process.env.SIGIL_BENCH_RUNS ?? 3);
 
 interface Sample {

@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 # skopeo: the copy benchmark's peer. openssl: the token-auth test issuer's certificate.
 # apache2-utils: htpasswd for the Basic-auth registry. dpkg/apt/xz-utils/zstd: test images
 # are built from real .deb packages fetched with apt-get download. time: peak RSS in the benchmark.
-packages=(docker-registry skopeo openssl ca-certificates dpkg apt xz-utils zstd apache2-utils time)
+# bsdutils: script(1) gives the progress test a terminal. util-linux: setpriv ties test registries to their parent.
+packages=(docker-registry skopeo openssl ca-certificates dpkg apt xz-utils zstd apache2-utils time bsdutils util-linux)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

@@ -58,7 +58,8 @@ export class CopyProgressLine {
     this.last = now;
     let bytes = this.finishedBytes;
     for (const b of this.inFlight.values()) bytes += b;
-    const line = `${this.label}: ${this.done}/${this.blobs} blobs, ${formatBytes(bytes)} / ${formatBytes(this.total)}`;
+    // Counts first: a narrow terminal cuts the end of the line, and the label matters least.
+    const line = `${this.done}/${this.blobs} blobs, ${formatBytes(bytes)} / ${formatBytes(this.total)}  ${this.label}`;
     this.out.write(`\r\x1b[2K${line.slice(0, (this.out.columns ?? 120) - 1)}`);
   };
 

@@ -1,0 +1,40 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { demoImageLayout } from '../harness/images.ts';
+import { runSigil, SIGIL_BIN } from '../helpers/cli.ts';
+
+describe('copy progress on stderr', () => {
+  let work: string;
+  let layout: string;
+  beforeAll(async () => {
+    work = await mkdtemp(join(tmpdir(), 'sigil-progress-'));
+    layout = await demoImageLayout();
+  });
+  afterAll(() => rm(work, { recursive: true, force: true }));
+
+  it('draws a redrawn status line when stderr is a terminal', () => {
+    // script(1) runs the command on a pseudo-terminal, as a person's shell would.
+    const cmd = `'${process.execPath}' '${SIGIL_BIN}' copy 'oci-dir:${layout}:demo' 'oci-dir:${join(work, 'tty')}:x'`;
+    const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/\r\x1b\[2K\d+\/4 blobs, [\d.]+ [kM]?B \/ [\d.]+ MB/);
+    expect(r.stdout).toMatch(/Copied .* 4 blobs/);
+  });
+
+  it('prints no escape codes when stderr is not a terminal (CI logs)', async () => {
+    const r = await runSigil(['copy', `oci-dir:${layout}:demo`, `oci-dir:${join(work, 'pipe')}:x`]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).not.toContain('\x1b');
+    expect(r.stderr).toMatch(/^Copied .*\n$/);
+  });
+
+  it('--quiet prints nothing on stderr, and the digest on stdout', async () => {
+    const r = await runSigil(['copy', '-q', `oci-dir:${layout}:demo`, `oci-dir:${join(work, 'quiet')}:x`]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim()).toMatch(/^sha256:[0-9a-f]{64}$/);
+  });
+});
