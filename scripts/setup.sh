@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 # docker-registry: CNCF distribution 2.8, the real registry tests and demo run against.
 # skopeo: the copy benchmark's peer. openssl: the token-auth test issuer's certificate.
-# apache2-utils: htpasswd for the Basic-auth registry. dpkg/apt/xz-utils/zstd: test images
+# apache2-utils: htpasswd, which writes the credentials interop test's password file. dpkg/apt/xz-utils/zstd: test images
 # are built from real .deb packages fetched with apt-get download. time: peak RSS in the benchmark.
 # bsdutils: script(1) gives the progress test a terminal. util-linux: setpriv ties test registries to their parent.
 packages=(docker-registry skopeo openssl ca-certificates dpkg apt xz-utils zstd apache2-utils time bsdutils util-linux)
