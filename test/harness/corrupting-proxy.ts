@@ -15,15 +15,8 @@
  *   then the connection is destroyed: a transfer broken mid-way, for Range resume.
  * Responses without a body (HEAD, 204, 304) pass untouched whatever is selected.
  */
-import {
-  Agent,
-  createServer,
-  type IncomingMessage,
-  type OutgoingHttpHeaders,
-  request,
-  type ServerResponse,
-} from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { Agent, type IncomingMessage, type OutgoingHttpHeaders, request, type ServerResponse } from 'node:http';
+import { serveLoopback } from './http-server.ts';
 
 export type Corruption = boolean | 'flip' | 'truncate' | `drop-after:${number}`;
 
@@ -170,24 +163,15 @@ export async function startCorruptingProxy(
     req.pipe(upstreamReq);
   };
 
-  const server = createServer(handle);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  selfOrigin = `http://127.0.0.1:${port}`;
+  const server = await serveLoopback(handle);
+  selfOrigin = server.origin;
   return {
-    url: selfOrigin,
-    host: `127.0.0.1:${port}`,
+    url: server.origin,
+    host: server.host,
     exchanges: () => exchanges,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => {
-          agent.destroy();
-          resolve();
-        });
-      }),
+    stop: async () => {
+      await server.stop();
+      agent.destroy();
+    },
   };
 }

@@ -14,9 +14,9 @@
  * test can run the same assertions against both (the fallback tag scheme then applies).
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sendDistributionError } from './distribution-errors.ts';
+import { serveLoopback } from './http-server.ts';
 
 const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
@@ -479,26 +479,14 @@ export async function startReferrersRegistry(options: ReferrersRegistryOptions =
     else sendDistributionError(res, 404, 'NOT_FOUND', `no route for ${req.method} ${path}`);
   };
 
-  const server = createServer((req, res) => {
+  const server = await serveLoopback((req, res) => {
     log.push(`${req.method} ${req.url}`);
-    route(req, res).catch((err: unknown) => {
-      if (!res.headersSent) sendDistributionError(res, 500, 'UNKNOWN', String(err));
-      else res.destroy();
-    });
+    return route(req, res);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
   return {
-    host: `127.0.0.1:${port}`,
-    url: `http://127.0.0.1:${port}`,
+    host: server.host,
+    url: server.origin,
     requests: () => log,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    stop: server.stop,
   };
 }

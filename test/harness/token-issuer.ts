@@ -19,11 +19,11 @@
 import { execFile } from 'node:child_process';
 import { createHash, createPrivateKey, type KeyObject, randomBytes, sign, X509Certificate } from 'node:crypto';
 import { readFile, rm } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { sendDistributionError } from './distribution-errors.ts';
+import { serveLoopback } from './http-server.ts';
 import { makeTempDir, untrackTempDir } from './processes.ts';
 
 const execFileAsync = promisify(execFile);
@@ -318,28 +318,14 @@ export async function startTokenIssuer(options: TokenIssuerOptions): Promise<Tok
     sendDistributionError(res, 405, 'UNSUPPORTED', `${req.method} /token`);
   };
 
-  const server: Server = createServer((req, res) => {
-    handle(req, res).catch((err: unknown) => {
-      if (!res.headersSent) sendDistributionError(res, 500, 'UNKNOWN', String(err));
-      else res.destroy();
-    });
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const server = await serveLoopback(handle);
   return {
-    realm: `http://127.0.0.1:${port}/token`,
+    realm: `${server.origin}/token`,
     issuer: TOKEN_ISSUER_NAME,
     service: options.service,
     rootCertBundlePem: material.certificate.toString(),
     tokenRequests: () => grants.length,
     grants: () => grants,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    stop: server.stop,
   };
 }
