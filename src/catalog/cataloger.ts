@@ -1,0 +1,30 @@
+import type { CapturedFile } from '../filesystem/captured-file.ts';
+import type { Distro, Package } from './package.ts';
+
+export type CatalogFile = CapturedFile;
+
+/** What a cataloger sees: only the files it wanted, plus what the image says about itself. */
+export interface CatalogInput {
+  /** Files whose path `wants` accepted, in path order, each already read (under the size cap). */
+  files: readonly CatalogFile[];
+  /** Every regular file path of the final filesystem, for catalogers that decide by existence. */
+  allPaths: ReadonlySet<string>;
+  distro?: Distro;
+}
+
+export interface CatalogResult {
+  packages: Package[];
+  /** Problems that did not stop cataloging: a malformed record names its file and line. */
+  warnings: string[];
+}
+
+/**
+ * One ecosystem's cataloger: it declares the paths it needs and turns their contents into
+ * packages. `version` is part of the layer-cache key: bump it when output for the same input changes.
+ */
+export interface Cataloger {
+  readonly name: string;
+  readonly version: number;
+  wants(path: string): boolean;
+  catalog(input: CatalogInput): CatalogResult | Promise<CatalogResult>;
+}
