@@ -13,7 +13,7 @@ import type { Descriptor, Platform } from '../src/oci/manifest.ts';
 import { MediaType } from '../src/oci/media-types.ts';
 import { type DebPackage, DEFAULT_DEB_CACHE_DIR, debToLayerEntries, dpkgLayerEntries, fetchDebs } from './debs.ts';
 import { buildLargeImage } from './large-image.ts';
-import { initLayout, REF_NAME_ANNOTATION, writeIndexJson, writeJsonBlob } from './oci-layout.ts';
+import { initLayout, REF_NAME_ANNOTATION, writeImageManifest, writeIndexJson, writeJsonBlob } from './oci-layout.ts';
 import { FIXED_TIME, writeTarLayer } from './tar-layer.ts';
 
 export { type BuiltLargeImage, buildLargeImage, type LargeImageOptions } from './large-image.ts';
@@ -112,34 +112,26 @@ async function writeImage(layoutDir: string, recipe: ImageRecipe, debCacheDir: s
       comment: 'sigil testdata: files and dpkg database written by testdata/debs.ts; maintainer scripts not run',
     });
   }
-  const config = await writeJsonBlob(layoutDir, {
-    created: FIXED_TIME.toISOString(),
-    architecture: recipe.platform.architecture,
-    ...(recipe.platform.variant ? { variant: recipe.platform.variant } : {}),
-    os: recipe.platform.os,
-    config: {
-      Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'],
-      Cmd: recipe.cmd,
+  const written = await writeImageManifest(
+    layoutDir,
+    {
+      created: FIXED_TIME.toISOString(),
+      architecture: recipe.platform.architecture,
+      ...(recipe.platform.variant ? { variant: recipe.platform.variant } : {}),
+      os: recipe.platform.os,
+      config: {
+        Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'],
+        Cmd: recipe.cmd,
+      },
+      rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) },
+      history,
     },
-    rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) },
-    history,
-  });
-  const configDesc: Descriptor = { mediaType: MediaType.OciConfig, digest: config.digest, size: config.size };
-  const manifest = await writeJsonBlob(layoutDir, {
-    schemaVersion: 2,
-    mediaType: MediaType.OciManifest,
-    config: configDesc,
-    layers: layers.map((l) => l.descriptor),
-  });
+    layers,
+  );
   return {
     layoutDir,
-    manifest: {
-      mediaType: MediaType.OciManifest,
-      digest: manifest.digest,
-      size: manifest.size,
-      platform: recipe.platform,
-    },
-    config: configDesc,
+    manifest: { ...written.manifest, platform: recipe.platform },
+    config: written.config,
     layers,
     packages: installed.map((p) => ({ name: p.name, version: p.version, architecture: p.architecture })),
   };

@@ -21,7 +21,7 @@ import {
   REF_NAME_ANNOTATION,
   writeBlobStream,
   writeIndexJson,
-  writeJsonBlob,
+  writeImageManifest,
 } from './oci-layout.ts';
 import { FIXED_TIME, type LayerCompression, type WrittenLayer } from './tar-layer.ts';
 
@@ -127,28 +127,23 @@ export async function buildLargeImage(
     const bytes = i === count - 1 ? totalBytes - layerBytes * (count - 1) : layerBytes;
     layers.push(await writeRandomLayer(outDir, i, bytes, Math.min(files, bytes), seed, compression));
   }
-  const config = await writeJsonBlob(outDir, {
-    created: FIXED_TIME.toISOString(),
-    architecture: 'amd64',
-    os: 'linux',
-    config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'] },
-    rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) },
-    history: layers.map((_, i) => ({
+  const written = await writeImageManifest(
+    outDir,
+    {
       created: FIXED_TIME.toISOString(),
-      created_by: `sigil testdata: ${files} files of AES-CTR keystream (seed "${seed}", layer ${i})`,
-    })),
-  });
-  const configDesc: Descriptor = { mediaType: MediaType.OciConfig, digest: config.digest, size: config.size };
-  const manifest = await writeJsonBlob(outDir, {
-    schemaVersion: 2,
-    mediaType: MediaType.OciManifest,
-    config: configDesc,
-    layers: layers.map((l) => l.descriptor),
-  });
+      architecture: 'amd64',
+      os: 'linux',
+      config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'] },
+      rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) },
+      history: layers.map((_, i) => ({
+        created: FIXED_TIME.toISOString(),
+        created_by: `sigil testdata: ${files} files of AES-CTR keystream (seed "${seed}", layer ${i})`,
+      })),
+    },
+    layers,
+  );
   const manifestDesc: Descriptor = {
-    mediaType: MediaType.OciManifest,
-    digest: manifest.digest,
-    size: manifest.size,
+    ...written.manifest,
     platform: { architecture: 'amd64', os: 'linux' },
     annotations: { [REF_NAME_ANNOTATION]: options.name ?? 'large' },
   };
@@ -156,7 +151,7 @@ export async function buildLargeImage(
   return {
     layoutDir: outDir,
     manifest: manifestDesc,
-    config: configDesc,
+    config: written.config,
     layers,
     layerBytes: layers.reduce((n, l) => n + l.descriptor.size, 0),
   };

@@ -79,6 +79,29 @@ export async function writeJsonBlob(dir: string, doc: unknown): Promise<BlobRef 
   return { ...(await writeBlob(dir, bytes)), bytes };
 }
 
+/**
+ * Store an image's config (`rootfs.diff_ids` must list the layers' diffIDs) and its OCI
+ * manifest over `layers`; returns both descriptors, the manifest's ready for index.json.
+ */
+export async function writeImageManifest(
+  dir: string,
+  config: object,
+  layers: readonly { descriptor: Descriptor }[],
+): Promise<{ config: Descriptor; manifest: Descriptor }> {
+  const configBlob = await writeJsonBlob(dir, config);
+  const configDesc: Descriptor = { mediaType: MediaType.OciConfig, digest: configBlob.digest, size: configBlob.size };
+  const manifest = await writeJsonBlob(dir, {
+    schemaVersion: 2,
+    mediaType: MediaType.OciManifest,
+    config: configDesc,
+    layers: layers.map((l) => l.descriptor),
+  });
+  return {
+    config: configDesc,
+    manifest: { mediaType: MediaType.OciManifest, digest: manifest.digest, size: manifest.size },
+  };
+}
+
 /** index.json: the layout's entry points, each named by `org.opencontainers.image.ref.name`. */
 export async function writeIndexJson(dir: string, manifests: Descriptor[]): Promise<void> {
   const index = { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests };
