@@ -1,0 +1,190 @@
+/**
+ * One layer read on its own, in one streaming pass (trivy's per-layer model): what it adds,
+ * what it whites out, and the bytes of the files a cataloger wants. The result is plain data,
+ * so a cache can keep it keyed by diffID and squash.ts can combine layers without re-reading.
+ */
+import type { Digest } from '../oci/digest.ts';
+import type { Layer } from '../oci/image.ts';
+import type { FileType } from './file-tree.ts';
+import { baseName, comparePaths, joinPath, normalizePath, parentPath } from './paths.ts';
+import { asLayerError, tarEntries } from './tar-entries.ts';
+
+export interface LayerEntryInfo {
+  path: string;
+  type: FileType;
+  size: number;
+  mode: number;
+  linkTarget?: string;
+}
+
+export interface LayerAnalysis {
+  diffId: Digest;
+  /** Every entry except whiteout markers, in tar order (the last entry for a path wins). */
+  entries: LayerEntryInfo[];
+  /** Paths removed from lower layers by `.wh.<name>` markers, with everything below them. */
+  whiteouts: string[];
+  /** Directories whose lower-layer content `.wh..wh..opq` hides. */
+  opaqueDirs: string[];
+  /** Wanted regular files (and hardlinks, with their target's bytes), in path order. */
+  captured: { path: string; bytes: Uint8Array }[];
+  warnings: string[];
+}
+
+export interface AnalyzeOptions {
+  /** Absolute path -> capture its bytes? */
+  wants: (path: string) => boolean;
+  /** Files larger than this are not read (a warning names them); default 64 MiB. */
+  maxFileSize?: number;
+  /** Uncompressed bytes per layer before LAYER_TOO_LARGE; default 16 GiB. */
+  maxLayerBytes?: number;
+  signal?: AbortSignal;
+  /** Compressed bytes read so far, as they are read. */
+  onBytes?: (bytes: number) => void;
+}
+
+/** Big enough for any package database seen in practice (a full RHEL rpmdb.sqlite is ~30 MB). */
+export const DEFAULT_MAX_FILE_SIZE = 64 * 1024 * 1024;
+/** trivy has no default cap; 16 GiB is more than any real layer and stops a bomb before the disk or the clock suffer. */
+export const DEFAULT_MAX_LAYER_BYTES = 16 * 1024 * 1024 * 1024;
+
+const OPAQUE_MARKER = '.wh..wh..opq';
+const WHITEOUT_PREFIX = '.wh.';
+/** aufs keeps its own metadata under `.wh..wh.` names (`.wh..wh.plnk`, `.wh..wh.aufs`); they whiteout nothing. */
+const AUFS_META_PREFIX = '.wh..wh.';
+/** A hardlink may name another hardlink in broken tars; follow a few, then give up. */
+const MAX_HARDLINK_HOPS = 8;
+
+export function describeLayer(layer: Pick<Layer, 'digest'>): string {
+  return `layer ${layer.digest}`;
+}
+
+function overCapWarning(path: string, size: number, cap: number, layer: Pick<Layer, 'digest'>): string {
+  return `${path} in ${describeLayer(layer)} is ${size} bytes, over the ${cap} byte file size cap: not read`;
+}
+
+export async function analyzeLayer(layer: Layer, options: AnalyzeOptions): Promise<LayerAnalysis> {
+  const maxFileSize = options.maxFileSize ?? DEFAULT_MAX_FILE_SIZE;
+  const what = describeLayer(layer);
+  const entries: LayerEntryInfo[] = [];
+  const byPath = new Map<string, LayerEntryInfo>();
+  const whiteouts: string[] = [];
+  const opaqueDirs: string[] = [];
+  const captured = new Map<string, Uint8Array>();
+  const warnings: string[] = [];
+  /** Wanted hardlinks whose target was not wanted itself, so its bytes were not kept. */
+  const pendingLinks = new Map<string, string>();
+
+  try {
+    const blob = await layer.open(options.signal);
+    for await (const e of tarEntries(blob, what, {
+      maxBytes: options.maxLayerBytes ?? DEFAULT_MAX_LAYER_BYTES,
+      diffId: layer.diffId,
+      ...(options.onBytes ? { onBytes: options.onBytes } : {}),
+    })) {
+      const base = baseName(e.path);
+      if (base === OPAQUE_MARKER) {
+        opaqueDirs.push(parentPath(e.path));
+        continue;
+      }
+      // A bare `.wh.` is an ordinary name (stereoscope PR #647): reading it as a whiteout of its
+      // directory would let one crafted entry hide everything beside it.
+      if (base.startsWith(WHITEOUT_PREFIX) && base !== WHITEOUT_PREFIX) {
+        if (base.startsWith(AUFS_META_PREFIX)) continue;
+        const name = base.slice(WHITEOUT_PREFIX.length);
+        if (name === '.' || name === '..') {
+          warnings.push(`${what}: ignored whiteout ${e.name}: it names no file`);
+          continue;
+        }
+        whiteouts.push(joinPath(parentPath(e.path), name));
+        continue;
+      }
+      // The root's own entry ("./"): the root is always there.
+      if (e.path === '/') continue;
+
+      const info: LayerEntryInfo = { path: e.path, type: e.type, size: e.size, mode: e.mode & 0o7777 };
+      if (e.type === 'symlink') info.linkTarget = e.linkname ?? '';
+      captured.delete(e.path);
+      pendingLinks.delete(e.path);
+
+      if (e.type === 'hardlink') {
+        // A tar hardlink is a second name for a file earlier in this same tar: bind it to that
+        // content now and never re-resolve it against other layers (stereoscope PR #670).
+        let target = normalizePath(e.linkname ?? '');
+        let t = byPath.get(target);
+        for (let hops = 0; t?.type === 'hardlink' && t.linkTarget !== undefined && hops < MAX_HARDLINK_HOPS; hops++) {
+          target = t.linkTarget;
+          t = byPath.get(target);
+        }
+        info.linkTarget = target;
+        if (t === undefined || t.type !== 'file') {
+          warnings.push(
+            `${what}: hardlink ${e.path} points at ${target}, which is not a regular file earlier in the layer`,
+          );
+        } else {
+          info.size = t.size;
+          if (options.wants(e.path)) {
+            const bytes = captured.get(target);
+            if (bytes !== undefined) captured.set(e.path, bytes);
+            else if (t.size > maxFileSize) warnings.push(overCapWarning(e.path, t.size, maxFileSize, layer));
+            else pendingLinks.set(e.path, target);
+          }
+        }
+      } else if (e.type === 'file' && options.wants(e.path)) {
+        if (e.size > maxFileSize) warnings.push(overCapWarning(e.path, e.size, maxFileSize, layer));
+        else captured.set(e.path, await e.read());
+      }
+      entries.push(info);
+      byPath.set(e.path, info);
+    }
+  } catch (e) {
+    throw asLayerError(e, what);
+  }
+
+  if (pendingLinks.size > 0) {
+    // Rare (a wanted name hardlinked to an unwanted one): one more pass for just those targets.
+    const targets = await readLayerFiles(layer, new Set(pendingLinks.values()), options);
+    for (const [path, target] of pendingLinks) {
+      const bytes = targets.get(target);
+      if (bytes !== undefined) captured.set(path, bytes);
+      else warnings.push(`${what}: hardlink ${path}: its target ${target} could not be read`);
+    }
+  }
+
+  return {
+    diffId: layer.diffId,
+    entries,
+    whiteouts,
+    opaqueDirs,
+    captured: [...captured].map(([path, bytes]) => ({ path, bytes })).sort((a, b) => comparePaths(a.path, b.path)),
+    warnings,
+  };
+}
+
+/**
+ * The bytes of the named regular files of one layer (the last entry for a path wins), read in
+ * one more pass: for hardlink targets and symlink targets nobody asked for the first time.
+ * Files over the size cap are left out.
+ */
+export async function readLayerFiles(
+  layer: Layer,
+  paths: ReadonlySet<string>,
+  options: Pick<AnalyzeOptions, 'maxFileSize' | 'maxLayerBytes' | 'signal'>,
+): Promise<Map<string, Uint8Array>> {
+  const maxFileSize = options.maxFileSize ?? DEFAULT_MAX_FILE_SIZE;
+  const what = describeLayer(layer);
+  const out = new Map<string, Uint8Array>();
+  try {
+    const blob = await layer.open(options.signal);
+    for await (const e of tarEntries(blob, what, {
+      maxBytes: options.maxLayerBytes ?? DEFAULT_MAX_LAYER_BYTES,
+      diffId: layer.diffId,
+    })) {
+      if (!paths.has(e.path)) continue;
+      out.delete(e.path);
+      if (e.type === 'file' && e.size <= maxFileSize) out.set(e.path, await e.read());
+    }
+  } catch (e) {
+    throw asLayerError(e, what);
+  }
+  return out;
+}
