@@ -5,7 +5,12 @@ import type { Context, GlobalArgs } from './context.ts';
 export type Handler<A> = (ctx: Context, argv: A & GlobalArgs) => Promise<number | undefined>;
 
 /** Builds the context and records the exit code; supplied by main so commands stay free of process state. */
-export type Run = <A>(argv: unknown, handler: Handler<A>) => Promise<void>;
+export interface RunOptions {
+  /** The command reads `-o` itself (sbom's `FORMAT[=FILE]` list) rather than as text|json. */
+  ownsOutputFlag?: boolean;
+}
+
+export type Run = <A>(argv: unknown, handler: Handler<A>, options?: RunOptions) => Promise<void>;
 
 export interface Command {
   register(y: Argv<GlobalArgs>, run: Run): Argv<GlobalArgs>;

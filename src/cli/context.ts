@@ -2,11 +2,13 @@ import { chainCredentialStores, defaultCredentialStore } from '../oci/credential
 import type { Platform } from '../oci/manifest.ts';
 import { parsePlatform } from '../oci/platform.ts';
 import type { RegistryOptions } from '../oci/registry/source.ts';
-import { type GlobalFlags, type Io, Printer } from './output.ts';
+import type { RunOptions } from './command.ts';
+import { UsageError } from './exit-codes.ts';
+import { type GlobalFlags, type Io, type OutputFormat, Printer } from './output.ts';
 
 /** Flags every command accepts, as yargs hands them over. */
 export interface GlobalArgs {
-  output: 'text' | 'json';
+  output: string[];
   verbose: boolean;
   quiet: boolean;
   'insecure-registry': string[];
@@ -21,14 +23,23 @@ export interface Context {
   signal: AbortSignal;
 }
 
-export function makeContext(argv: GlobalArgs, io: Io, signal: AbortSignal): Context {
-  const flags: GlobalFlags = { output: argv.output, verbose: argv.verbose, quiet: argv.quiet };
+export function makeContext(argv: GlobalArgs, io: Io, signal: AbortSignal, options: RunOptions = {}): Context {
+  const flags: GlobalFlags = { output: resultFormat(argv.output, options), verbose: argv.verbose, quiet: argv.quiet };
   return {
     io,
     out: new Printer(io, flags),
     registry: registryOptions(argv, io.env),
     signal,
   };
+}
+
+function resultFormat(values: readonly string[], options: RunOptions): OutputFormat {
+  if (options.ownsOutputFlag) return 'text';
+  if (values.length > 1)
+    throw new UsageError(`-o/--output given ${values.length} times; this command takes one: text or json`);
+  const value = values[0] ?? 'text';
+  if (value !== 'text' && value !== 'json') throw new UsageError(`-o/--output "${value}": expected text or json`);
+  return value;
 }
 
 function registryOptions(argv: GlobalArgs, env: NodeJS.ProcessEnv): RegistryOptions {

@@ -39,12 +39,15 @@ export async function main(args: string[], io: Io = processIo()): Promise<number
   let exitCode: number = ExitCode.Ok;
   let failed = false;
 
-  const run: Run = async (argv, handler) => {
-    const ctx = makeContext(argv as GlobalArgs, io, controller.signal);
+  const run: Run = async (argv, handler, options) => {
+    const global = argv as GlobalArgs;
+    let out = new Printer(io, { output: 'text', verbose: global.verbose, quiet: global.quiet });
     try {
+      const ctx = makeContext(global, io, controller.signal, options);
+      out = ctx.out;
       exitCode = (await handler(ctx, argv as never)) ?? ExitCode.Ok;
     } catch (e) {
-      ctx.out.error(e);
+      out.error(e);
       exitCode = exitCodeFor(e);
     }
   };
@@ -54,11 +57,16 @@ export async function main(args: string[], io: Io = processIo()): Promise<number
     .usage(
       '$0 <command> [options]\n\nContainer supply-chain security: copy, inspect, SBOM, sign and verify OCI images.',
     )
+    // One flag, two meanings, as users of syft and crane expect: `-o text|json` for results, and
+    // for `sbom` the repeatable syft form `-o FORMAT[=FILE]`. makeContext checks which applies.
     .option('output', {
       alias: 'o',
-      choices: ['text', 'json'] as const,
-      default: 'text' as const,
-      describe: 'result format on stdout',
+      type: 'string',
+      array: true,
+      // One value per -o: without this an array flag swallows the positional arguments after it.
+      nargs: 1,
+      default: [] as string[],
+      describe: 'result format on stdout: text or json (sbom: FORMAT[=FILE], repeatable)',
       global: true,
     })
     .option('verbose', {
@@ -72,6 +80,8 @@ export async function main(args: string[], io: Io = processIo()): Promise<number
     .option('insecure-registry', {
       type: 'string',
       array: true,
+      // One value per -o: without this an array flag swallows the positional arguments after it.
+      nargs: 1,
       default: [] as string[],
       describe: 'registry host that may be reached over plain HTTP (repeatable); loopback hosts always may',
       global: true,

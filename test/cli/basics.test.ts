@@ -43,3 +43,11 @@ describe('sigil CLI basics', () => {
     expect(r.stderr).toMatch(/mutually exclusive|not both/);
   });
 });
+
+describe('the -o flag', () => {
+  it('takes text or json outside sbom, and names the bad value', async () => {
+    const r = await runSigil(['digest', '-o', 'yaml', 'alpine']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/-o\/--output "yaml": expected text or json/);
+  });
+});
