@@ -1,0 +1,19 @@
+export type { CatalogFile, CatalogInput, CatalogResult, Cataloger } from './cataloger.ts';
+export type { Distro, Location, Package, PackageType } from './package.ts';
+export { PURL_TYPES } from './package.ts';
+export { detectDistro, osReleaseWants, parseOsRelease } from './os-release.ts';
+export { licenseRef, type SpdxResult, toSpdxExpression } from './license.ts';
+export {
+  apkPurl,
+  buildPurl,
+  debPurl,
+  distroQualifier,
+  golangPurl,
+  mavenPurl,
+  npmPurl,
+  pep503Name,
+  pypiPurl,
+  rpmNamespace,
+  rpmPurl,
+} from './purl.ts';
+export { dpkgCataloger, dpkgWants } from './dpkg/cataloger.ts';
