@@ -9,7 +9,6 @@ export type FilesystemErrorCode =
   | 'DIFFID_MISMATCH'
   /** More uncompressed bytes than the per-layer cap: a decompression bomb or a cap set too low. */
   | 'LAYER_TOO_LARGE'
-  | 'CACHE_INVALID'
   | 'INVALID_OPTIONS';
 
 export class FilesystemError extends Error {
