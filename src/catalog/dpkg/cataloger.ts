@@ -137,7 +137,10 @@ export const dpkgCataloger: Cataloger = {
           ? firstOf(statusDMd5, [entry.statusDName, pkg.name])
           : firstOf(infoMd5, infoKeys);
       if (list !== undefined) {
-        pkg.files = filesFromList(text(list.bytes));
+        // .list leaves still include empty directories (/var/tmp) and symlinks: with the final
+        // filesystem's regular files at hand, keep those, which is what attribution needs.
+        const leaves = filesFromList(text(list.bytes));
+        pkg.files = input.allPaths.size > 0 ? leaves.filter((f) => input.allPaths.has(f)) : leaves;
         pkg.locations.push({ path: list.path, layerDiffId: list.layerDiffId });
       } else if (md5 !== undefined) {
         pkg.files = filesFromMd5sums(text(md5.bytes));
