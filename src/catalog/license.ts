@@ -177,7 +177,9 @@ function firstVersion(text: string): string | undefined {
  * `X with Y exception`. Free text without operators goes through `normalizeName` whole.
  * Returns undefined only when nothing in the value is a license name.
  */
-function fromDep5(value: string, unknown: Set<string>): string | undefined {
+function fromDep5(raw: string, unknown: Set<string>): string | undefined {
+  // "GPL v3 or later" is one license, not `GPL v3` OR `later`: fold the phrase into DEP-5's `+`.
+  const value = raw.replace(/\s+or\s+(?:\(at your option\)\s+)?(?:any\s+)?later(?:\s+version)?\b/gi, '+');
   const groups = splitKeepingOperators(value, /,\s*(and|or)\s+/gi);
   if (groups.length === 1 && !/\s(and|or)\s/i.test(value) && !/\swith\s/i.test(value)) {
     const single = normalizeName(value);
