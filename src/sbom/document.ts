@@ -253,15 +253,25 @@ function distinctLocations(locations: readonly Location[], compare: (a: Location
 
 /** Files in canonical order (path, then layer), duplicates merged, owners sorted. */
 export function canonicalFiles(files: readonly SbomFileEntry[], packageIds: ReadonlySet<string>): SbomFileEntry[] {
-  const byKey = new Map<string, SbomFileEntry>();
+  const byKey = new Map<string, { entry: SbomFileEntry; owners: Set<string> }>();
   for (const f of files) {
     const key = `${f.path}\0${f.layerDiffId ?? ''}`;
     const seen = byKey.get(key);
-    const owners = new Set([...(seen?.ownerIds ?? []), ...f.ownerIds]);
-    byKey.set(key, { ...(seen ?? f), ...(f.sha256 !== undefined ? { sha256: f.sha256 } : {}), ownerIds: [...owners] });
+    if (seen === undefined) {
+      byKey.set(key, { entry: f, owners: new Set(f.ownerIds) });
+      continue;
+    }
+    for (const id of f.ownerIds) seen.owners.add(id);
+    // One file has one content; if two entries disagree, pick by value so input order cannot matter.
+    if (f.sha256 !== undefined && (seen.entry.sha256 === undefined || f.sha256 < seen.entry.sha256)) {
+      seen.entry = { ...seen.entry, sha256: f.sha256 };
+    }
   }
   return [...byKey.values()]
-    .map((f) => ({ ...f, ownerIds: f.ownerIds.filter((id) => packageIds.has(id)).sort(compareStrings) }))
+    .map(({ entry, owners }) => ({
+      ...entry,
+      ownerIds: [...owners].filter((id) => packageIds.has(id)).sort(compareStrings),
+    }))
     .sort(
       compareBy(
         (f) => f.path,
