@@ -1,4 +1,6 @@
+import { FilesystemError, type FilesystemErrorCode } from '../filesystem/errors.ts';
 import { OciError, type OciErrorCode } from '../oci/errors.ts';
+import { SbomError, type SbomErrorCode } from '../sbom/document.ts';
 
 /**
  * Exit codes, documented in the README and `sigil --help`. Scripts branch on these, so a
@@ -36,8 +38,22 @@ const BY_CODE: Partial<Record<OciErrorCode, number>> = {
   SIZE_MISMATCH: ExitCode.Integrity,
 };
 
+const BY_FILESYSTEM_CODE: Partial<Record<FilesystemErrorCode, number>> = {
+  LAYER_CORRUPT: ExitCode.Integrity,
+  DIFFID_MISMATCH: ExitCode.Integrity,
+  INVALID_OPTIONS: ExitCode.Usage,
+};
+
+const BY_SBOM_CODE: Partial<Record<SbomErrorCode, number>> = {
+  FORMAT_UNKNOWN: ExitCode.Usage,
+  OUTPUT_FLAG_INVALID: ExitCode.Usage,
+  INVALID_OPTIONS: ExitCode.Usage,
+};
+
 export function exitCodeFor(e: unknown): number {
   if (e instanceof OciError) return BY_CODE[e.code] ?? ExitCode.Failure;
+  if (e instanceof FilesystemError) return BY_FILESYSTEM_CODE[e.code] ?? ExitCode.Failure;
+  if (e instanceof SbomError) return BY_SBOM_CODE[e.code] ?? ExitCode.Failure;
   if (e instanceof UsageError) return ExitCode.Usage;
   return ExitCode.Failure;
 }

@@ -3,6 +3,7 @@ import type { Command, Run } from './command.ts';
 import { copyCommand } from './commands/copy.ts';
 import { configCommand, digestCommand, manifestCommand } from './commands/inspect.ts';
 import { loginCommand, logoutCommand } from './commands/login.ts';
+import { sbomCommand } from './commands/sbom.ts';
 import { tagsCommand } from './commands/tags.ts';
 import { type GlobalArgs, makeContext, VERSION } from './context.ts';
 import { ExitCode, exitCodeFor } from './exit-codes.ts';
@@ -14,6 +15,7 @@ const COMMANDS: Command[] = [
   configCommand,
   tagsCommand,
   copyCommand,
+  sbomCommand,
   loginCommand,
   logoutCommand,
 ];

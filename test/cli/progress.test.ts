@@ -20,7 +20,9 @@ describe('copy progress on stderr', () => {
     const cmd = `'${process.execPath}' '${SIGIL_BIN}' copy 'oci-dir:${layout}:demo' 'oci-dir:${join(work, 'tty')}:x'`;
     const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8' });
     expect(r.status).toBe(0);
-    expect(r.stdout).toMatch(/\r\x1b\[2K\d+\/4 blobs, [\d.]+ [kM]?B \/ [\d.]+ MB/);
+    // The redraw sequence: carriage return, then ANSI "erase line" (ESC [ 2 K).
+    expect(r.stdout).toContain('\r\x1b[2K');
+    expect(r.stdout).toMatch(/\d+\/4 blobs, [\d.]+ [kM]?B \/ [\d.]+ MB/);
     expect(r.stdout).toMatch(/Copied .* 4 blobs/);
   });
 

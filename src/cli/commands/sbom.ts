@@ -1,0 +1,151 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { LayerProgress } from '../../filesystem/index.ts';
+import { type EncodeOptions, SbomError } from '../../sbom/document.ts';
+import { encoderFor, type OutputTarget, parseOutputFlag } from '../../sbom/encoders.ts';
+import { defaultCacheDir, generateSbom } from '../../sbom/generate.ts';
+import type { Command } from '../command.ts';
+import { platformOption, VERSION } from '../context.ts';
+import { ExitCode, UsageError } from '../exit-codes.ts';
+import { formatBytes } from '../progress.ts';
+
+interface SbomArgs {
+  source: string;
+  output: string[];
+  platform?: string;
+  exclude?: string[];
+  cache: boolean;
+  'cache-dir'?: string;
+}
+
+/** Write `text` to `file` whole or not at all: a reader never sees half an SBOM. */
+async function writeAtomically(file: string, text: string): Promise<void> {
+  await mkdir(dirname(file), { recursive: true });
+  const tmp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    await writeFile(tmp, text);
+    await rename(tmp, file);
+  } finally {
+    await rm(tmp, { force: true });
+  }
+}
+
+function sourceDateEpoch(env: NodeJS.ProcessEnv): EncodeOptions {
+  const raw = env.SOURCE_DATE_EPOCH;
+  if (raw === undefined || raw === '') return {};
+  if (!/^\d+$/.test(raw)) throw new UsageError(`SOURCE_DATE_EPOCH="${raw}": expected whole seconds since 1970`);
+  return { sourceDateEpoch: Number(raw) };
+}
+
+export const sbomCommand: Command = {
+  register: (y, run) =>
+    y.command(
+      'sbom <source>',
+      'List the packages of an image (the final filesystem of the chosen platform) as an SBOM',
+      (c) =>
+        c
+          .positional('source', {
+            type: 'string',
+            demandOption: true,
+            describe:
+              'image: registry reference, oci-dir:PATH[:NAME], oci-archive:PATH[:NAME], docker-archive:PATH[:NAME]',
+          })
+          .option('platform', {
+            type: 'string',
+            describe: 'os/arch[/variant] of a multi-platform image (default linux/amd64)',
+          })
+          .option('exclude', {
+            type: 'string',
+            array: true,
+            nargs: 1,
+            describe: 'path to leave out, with everything below it (repeatable)',
+          })
+          .option('cache', {
+            type: 'boolean',
+            default: true,
+            describe: 'reuse per-layer analyses (--no-cache to read every layer)',
+          })
+          .option('cache-dir', { type: 'string', describe: 'layer cache directory (default $XDG_CACHE_HOME/sigil)' })
+          .example('$0 sbom 127.0.0.1:5000/app:1.0', 'a table of packages')
+          .example(
+            '$0 sbom -o spdx-json=app.spdx.json -o cyclonedx-json=app.cdx.json oci-dir:./app',
+            'both formats in one pass',
+          )
+          .example('$0 sbom -o cyclonedx-json@1.7 docker-archive:app.tar', 'CycloneDX 1.7 on stdout')
+          .epilogue(
+            "Formats (-o FORMAT[=FILE], repeatable): spdx-json (SPDX 2.3), cyclonedx-json (1.6), cyclonedx-json@1.7, json (sigil's model), table.\n" +
+              'Default: table when stdout is a terminal, else json. SOURCE_DATE_EPOCH makes the output byte-for-byte reproducible.',
+          ),
+      (argv) =>
+        run<SbomArgs>(
+          argv,
+          async (ctx, a) => {
+            const stdoutIsTty = ctx.io.stdout.isTTY === true;
+            const targets: OutputTarget[] =
+              a.output.length > 0 ? a.output.map(parseOutputFlag) : [{ format: stdoutIsTty ? ('table' as const) : ('json' as const) }];
+            if (targets.filter((t) => t.file === undefined).length > 1) {
+              throw new SbomError(
+                'OUTPUT_FLAG_INVALID',
+                'only one -o may write to stdout; give the others a file: -o FORMAT=FILE',
+              );
+            }
+            const encodeOptions = sourceDateEpoch(ctx.io.env);
+            const platform = platformOption(a.platform);
+            const progress = layerProgress(ctx.io.stderr);
+            const result = await generateSbom(a.source, {
+              ...ctx.registry,
+              ...(platform ? { platform } : {}),
+              ...(a.exclude ? { exclude: a.exclude } : {}),
+              ...(a.cache ? { cacheDir: a['cache-dir'] ?? defaultCacheDir(ctx.io.env) } : { cache: false as const }),
+              signal: ctx.signal,
+              onLayer: progress.update,
+              toolVersion: VERSION,
+            });
+            progress.finish();
+            for (const w of result.warnings) ctx.out.info(`warning: ${w}`);
+            for (const t of targets) {
+              const text = encoderFor(t.format).encode(result.document, encodeOptions);
+              if (t.file === undefined) ctx.out.raw(text.endsWith('\n') ? text : `${text}\n`);
+              else await writeAtomically(t.file, text.endsWith('\n') ? text : `${text}\n`);
+            }
+            const counts = Object.entries(result.stats.packages)
+              .map(([type, n]) => `${n} ${type}`)
+              .join(', ');
+            ctx.out.info(
+              `${result.document.source.manifestDigest}: ${result.document.packages.length} packages (${counts || 'none'}) ` +
+                `in ${result.stats.layers} layers, ${result.stats.files} files, ${result.stats.seconds.toFixed(1)} s` +
+                (targets.some((t) => t.file)
+                  ? `; wrote ${targets.flatMap((t) => (t.file ? [t.file] : [])).join(', ')}`
+                  : ''),
+            );
+            return ExitCode.Ok;
+          },
+          { ownsOutputFlag: true },
+        ),
+    ),
+};
+
+/** `layers 2/5, 120.3 MB` on a terminal; nothing otherwise. */
+function layerProgress(out: NodeJS.WritableStream & { isTTY?: boolean }) {
+  const bytes = new Map<number, number>();
+  const done = new Set<number>();
+  let last = 0;
+  let drawn = false;
+  return {
+    update: (e: LayerProgress) => {
+      if (out.isTTY !== true) return;
+      bytes.set(e.index, e.bytes);
+      if (e.done) done.add(e.index);
+      const now = Date.now();
+      if (!e.done && now - last < 100) return;
+      last = now;
+      drawn = true;
+      const total = [...bytes.values()].reduce((n, b) => n + b, 0);
+      out.write(`\r\x1b[2Klayers ${done.size} done, ${formatBytes(total)} read`);
+    },
+    finish: () => {
+      if (drawn) out.write('\r\x1b[2K');
+    },
+  };
+}

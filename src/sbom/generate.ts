@@ -1,0 +1,151 @@
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import type { CatalogFile, Cataloger } from '../catalog/cataloger.ts';
+import { dpkgCataloger } from '../catalog/dpkg/cataloger.ts';
+import { detectDistro, osReleaseWants } from '../catalog/os-release.ts';
+import type { Package } from '../catalog/package.ts';
+import { directoryLayerCache, type LayerCache, type LayerProgress, squashImage } from '../filesystem/index.ts';
+import type { ContentSource } from '../oci/content.ts';
+import { resolveImage } from '../oci/image.ts';
+import type { Platform } from '../oci/manifest.ts';
+import { openSource, parseImageLocation, type SourceOptions } from '../oci/source.ts';
+import type { SbomDocument } from './document.ts';
+
+/** Every cataloger sigil runs by default, in the order their packages are listed. */
+export const DEFAULT_CATALOGERS: readonly Cataloger[] = [dpkgCataloger];
+
+export interface GenerateSbomOptions extends SourceOptions {
+  platform?: Platform;
+  catalogers?: readonly Cataloger[];
+  /** Paths to leave out, with everything below them (`/usr/share/doc`); syft's --exclude takes globs, see the CLI. */
+  exclude?: readonly string[];
+  /** A layer cache; `false` for none. Default: `cacheDir`'s `layers/`. */
+  cache?: LayerCache | false;
+  cacheDir?: string;
+  maxFileSize?: number;
+  concurrency?: number;
+  signal?: AbortSignal;
+  onLayer?: (e: LayerProgress) => void;
+  /** Version written into the document's tool field. */
+  toolVersion?: string;
+}
+
+export interface GenerateSbomResult {
+  document: SbomDocument;
+  warnings: string[];
+  stats: { layers: number; files: number; packages: Record<string, number>; seconds: number };
+}
+
+/** `$XDG_CACHE_HOME/sigil`, else `~/.cache/sigil`, as syft and trivy keep theirs. */
+export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  return join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'sigil');
+}
+
+/**
+ * Read an image and report its packages: resolve the platform, walk every layer once (in
+ * parallel, cached per layer), squash with whiteouts, detect the distro, run the catalogers
+ * on the files they asked for, and merge what several catalogers or places report as one.
+ */
+export async function generateSbom(
+  source: string | ContentSource,
+  options: GenerateSbomOptions = {},
+): Promise<GenerateSbomResult> {
+  const started = performance.now();
+  const catalogers = options.catalogers ?? DEFAULT_CATALOGERS;
+  const exclude = (options.exclude ?? []).map((p) => p.replace(/\/+$/, ''));
+  const excluded = (path: string) => exclude.some((p) => path === p || path.startsWith(`${p}/`));
+  const wants = (path: string) => !excluded(path) && (osReleaseWants(path) || catalogers.some((c) => c.wants(path)));
+  const cache =
+    options.cache === false
+      ? undefined
+      : (options.cache ?? directoryLayerCache(join(options.cacheDir ?? defaultCacheDir(), 'layers')));
+  // What `wants` selects is part of each cached analysis: a new cataloger version re-reads layers.
+  const cacheSalt = ['os-release@1', ...catalogers.map((c) => `${c.name}@${c.version}`), ...exclude].join(',');
+
+  const src = typeof source === 'string' ? await openSource(source, options) : source;
+  try {
+    const image = await resolveImage(src, {
+      ...(options.platform ? { platform: options.platform } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    const squashed = await squashImage(image, {
+      wants,
+      ...(cache ? { cache, cacheSalt } : {}),
+      ...(options.maxFileSize ? { maxFileSize: options.maxFileSize } : {}),
+      ...(options.concurrency ? { concurrency: options.concurrency } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.onLayer ? { onLayer: options.onLayer } : {}),
+    });
+    const warnings = [...squashed.warnings];
+    const distro = detectDistro(squashed.files.filter((f) => osReleaseWants(f.path)));
+    const allPaths = new Set<string>();
+    for (const node of squashed.tree.files()) allPaths.add(node.path);
+
+    const byId = new Map<string, Package>();
+    for (const cataloger of catalogers) {
+      const files: CatalogFile[] = squashed.files.filter((f) => cataloger.wants(f.path));
+      const result = await cataloger.catalog({ files, allPaths, ...(distro ? { distro } : {}) });
+      warnings.push(...result.warnings.map((w) => `${cataloger.name}: ${w}`));
+      for (const pkg of result.packages) mergeInto(byId, pkg);
+    }
+    const packages = [...byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const counts: Record<string, number> = {};
+    for (const p of packages) counts[p.type] = (counts[p.type] ?? 0) + 1;
+
+    const location = typeof source === 'string' ? parseImageLocation(source) : undefined;
+    const reference = location?.kind === 'registry' ? location.reference : undefined;
+    const document: SbomDocument = {
+      source: {
+        name: typeof source === 'string' ? source : src.description,
+        ...(reference
+          ? {
+              reference: {
+                registry: reference.registry,
+                repository: reference.repository,
+                ...(reference.tag ? { tag: reference.tag } : {}),
+              },
+            }
+          : {}),
+        manifestDigest: image.manifestBlob.descriptor.digest,
+        ...(image.root !== image.manifestBlob ? { indexDigest: image.root.descriptor.digest } : {}),
+        mediaType: image.manifestBlob.descriptor.mediaType,
+        platform: {
+          os: image.config.os ?? 'linux',
+          architecture: image.config.architecture ?? 'unknown',
+          ...(image.config.variant ? { variant: image.config.variant } : {}),
+        },
+        layers: image.layers.map((l) => ({ digest: l.digest, diffId: l.diffId, mediaType: l.mediaType, size: l.size })),
+      },
+      ...(distro ? { distro } : {}),
+      packages,
+      tool: { name: 'sigil', version: options.toolVersion ?? '0.0.0' },
+    };
+    return {
+      document,
+      warnings,
+      stats: {
+        layers: image.layers.length,
+        files: squashed.tree.size,
+        packages: counts,
+        seconds: (performance.now() - started) / 1000,
+      },
+    };
+  } finally {
+    if (typeof source === 'string') await src.close();
+  }
+}
+
+/** One package reported twice (two catalogers, two database files) is one package with both locations. */
+function mergeInto(byId: Map<string, Package>, pkg: Package): void {
+  const existing = byId.get(pkg.id);
+  if (!existing) {
+    byId.set(pkg.id, { ...pkg, locations: [...pkg.locations] });
+    return;
+  }
+  for (const loc of pkg.locations) {
+    if (!existing.locations.some((l) => l.path === loc.path && l.layerDiffId === loc.layerDiffId)) {
+      existing.locations.push(loc);
+    }
+  }
+  existing.locations.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}

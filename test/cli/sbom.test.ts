@@ -1,0 +1,190 @@
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { zstdCompressSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MediaType } from '../../src/oci/media-types.ts';
+import { type Entry, tarBytes } from '../filesystem/layered-image.ts';
+import { demoImage, writableCopy } from '../harness/images.ts';
+import { startRegistry, type TestRegistry } from '../harness/registry.ts';
+import { runSigil } from '../helpers/cli.ts';
+import { cycloneDxProblems, spdxProblems } from '../sbom/validate.ts';
+import { REF_NAME_ANNOTATION, writeBlob, writeImageManifest, writeIndexJson } from '../../testdata/oci-layout.ts';
+
+interface SigilJson {
+  packages: { name: string; version: string; arch?: string; introducedBy?: string; lastChangedBy?: string }[];
+}
+
+const key = (p: { name: string; version: string; arch?: string }) => `${p.name}\t${p.version}\t${p.arch ?? ''}`;
+
+/** The package set dpkg itself reports for an admin dir: the truth, computed without sigil. */
+function dpkgQuery(admindir: string): string[] {
+  const out = execFileSync(
+    'dpkg-query',
+    [`--admindir=${admindir}`, '-W', '-f', '${Package}\t${Version}\t${Architecture}\n'],
+    {
+      encoding: 'utf8',
+    },
+  );
+  return out.trim().split('\n').sort();
+}
+
+/** Extract one path of a layer blob with GNU tar (not sigil's reader) into `dir`. */
+function extract(blob: string, path: string, dir: string, compression: 'gzip' | 'zstd' | 'none'): void {
+  const flag = compression === 'gzip' ? ['-z'] : compression === 'zstd' ? ['--zstd'] : [];
+  execFileSync('tar', ['-x', ...flag, '-f', blob, '-C', dir, path]);
+}
+
+describe('sigil sbom', () => {
+  let registry: TestRegistry;
+  let work: string;
+  let env: NodeJS.ProcessEnv;
+  let demoLayout: string;
+  let purged: string;
+  let purgeLayerDigest: string;
+
+  beforeAll(async () => {
+    registry = await startRegistry();
+    work = await mkdtemp(join(tmpdir(), 'sigil-sbom-'));
+    env = { DOCKER_CONFIG: join(work, 'docker'), XDG_CACHE_HOME: join(work, 'cache'), SOURCE_DATE_EPOCH: '1700000000' };
+    const demo = await demoImage();
+    demoLayout = demo.layoutDir;
+
+    // A derived image: demo + a zstd layer that purges mawk and libzstd1 (files whited out,
+    // database rewritten without them) and makes /usr/share/doc opaque keeping one file,
+    // + an uncompressed layer labelled as gzip (magic bytes must win).
+    purged = await writableCopy(demoLayout);
+    const top = demo.layers.at(-1)!;
+    const topBlob = join(demoLayout, 'blobs/sha256', top.descriptor.digest.slice(7));
+    const scratch = join(work, 'scratch');
+    await mkdir(scratch);
+    extract(topBlob, 'var/lib/dpkg/status', scratch, 'gzip');
+    extract(topBlob, 'var/lib/dpkg/info/mawk.list', scratch, 'gzip');
+    const status = await readFile(join(scratch, 'var/lib/dpkg/status'), 'utf8');
+    const kept = status
+      .split(/\n\n+/)
+      .filter((s) => s.trim() && !/^Package: (mawk|libzstd1)$/m.test(s))
+      .join('\n\n');
+    const mawkFiles = (await readFile(join(scratch, 'var/lib/dpkg/info/mawk.list'), 'utf8'))
+      .split('\n')
+      .filter((p) => /^\/usr\/bin\/|^\/usr\/share\/man\//.test(p));
+    const whiteout = (p: string): Entry => {
+      const i = p.lastIndexOf('/');
+      return { path: `${p.slice(1, i)}/.wh.${p.slice(i + 1)}`, data: '' };
+    };
+    const purge: Entry[] = [
+      { path: 'var/lib/dpkg/status', data: `${kept}\n` },
+      ...mawkFiles.map(whiteout),
+      whiteout('/var/lib/dpkg/info/mawk.list'),
+      whiteout('/var/lib/dpkg/info/libzstd1:amd64.list'),
+      { path: 'usr/share/doc/.wh..wh..opq', data: '' },
+      { path: 'usr/share/doc/README', data: 'docs were removed\n' },
+    ];
+    const extra: Entry[] = [{ path: 'etc/motd', data: 'hello\n' }];
+    const purgeTar = await tarBytes(purge);
+    const extraTar = await tarBytes(extra);
+    const zstdBlob = await writeBlob(purged, zstdCompressSync(purgeTar));
+    const plainBlob = await writeBlob(purged, extraTar);
+    purgeLayerDigest = zstdBlob.digest;
+    const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+    const layers = [
+      ...demo.layers.map((l) => ({ descriptor: l.descriptor, diffId: l.diffId })),
+      { descriptor: { mediaType: MediaType.OciLayerZstd, ...zstdBlob }, diffId: sha(purgeTar) },
+      { descriptor: { mediaType: MediaType.OciLayerGzip, ...plainBlob }, diffId: sha(extraTar) },
+    ];
+    const written = await writeImageManifest(
+      purged,
+      { architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) } },
+      layers,
+    );
+    await writeIndexJson(purged, [{ ...written.manifest, annotations: { [REF_NAME_ANNOTATION]: 'purged' } }]);
+    await rm(scratch, { recursive: true });
+  });
+
+  afterAll(async () => {
+    await registry?.stop();
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  it('reports exactly what dpkg-query reports for the final filesystem of the demo image', async () => {
+    const demo = await demoImage();
+    const root = join(work, 'demo-root');
+    await mkdir(root, { recursive: true });
+    // No whiteouts in the demo image: extracting the layers in order with GNU tar is its final filesystem.
+    for (const l of demo.layers)
+      execFileSync('tar', ['-xzf', join(demoLayout, 'blobs/sha256', l.descriptor.digest.slice(7)), '-C', root]);
+    const truth = dpkgQuery(join(root, 'var/lib/dpkg'));
+    expect(truth.length).toBe(8);
+
+    const r = await runSigil(['sbom', '-o', 'json', `oci-dir:${demoLayout}`], { env });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/8 packages \(8 deb\) in 3 layers/);
+    const got = (JSON.parse(r.stdout) as SigilJson).packages.map(key).sort();
+    expect(got).toEqual(truth);
+  });
+
+  it('drops purged packages, honours whiteouts, an opaque directory, zstd and mislabelled uncompressed layers', async () => {
+    const r = await runSigil(['sbom', '-o', 'json', '--no-cache', `oci-dir:${purged}:purged`], { env });
+    expect(r.stderr).not.toMatch(/warning/);
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.stdout) as SigilJson;
+    const names = doc.packages.map((p) => p.name).sort();
+    expect(names).toEqual(['base-files', 'gcc-12-base', 'libc6', 'libgcc-s1', 'netbase', 'zlib1g']);
+    // Truth: dpkg-query over the database of the layer that rewrote it, extracted by GNU tar.
+    const admin = join(work, 'purged-admin');
+    await mkdir(admin, { recursive: true });
+    extract(join(purged, 'blobs/sha256', purgeLayerDigest.slice(7)), 'var/lib/dpkg/status', admin, 'zstd');
+    expect(doc.packages.map(key).sort()).toEqual(dpkgQuery(join(admin, 'var/lib/dpkg')));
+    const libc = doc.packages.find((p) => p.name === 'libc6')!;
+    const demo = await demoImage();
+    expect(libc.introducedBy).toBe(demo.layers[1]!.diffId);
+  });
+
+  it('gives identical package lists from registry, OCI layout, OCI archive and docker archive', async () => {
+    const ref = `${registry.host}/sbom/demo:1`;
+    const archive = join(work, 'demo.tar');
+    const ociArchive = join(work, 'demo-oci.tar');
+    for (const dst of [ref, `docker-archive:${archive}:sbom/demo:1`, `oci-archive:${ociArchive}:demo`]) {
+      expect((await runSigil(['copy', '-q', `oci-dir:${demoLayout}`, dst], { env })).code).toBe(0);
+    }
+    const outputs = [];
+    for (const src of [`oci-dir:${demoLayout}`, ref, `docker-archive:${archive}`, `oci-archive:${ociArchive}`]) {
+      const r = await runSigil(['sbom', '-o', 'json', src], { env });
+      expect(r.code).toBe(0);
+      outputs.push(JSON.stringify((JSON.parse(r.stdout) as SigilJson).packages));
+    }
+    expect(new Set(outputs).size).toBe(1);
+  });
+
+  it('writes SPDX 2.3 and CycloneDX 1.6/1.7 in one pass, valid against their schemas, byte-identical when repeated', async () => {
+    const files = ['a.spdx.json', 'a.cdx.json', 'a.cdx17.json'].map((f) => join(work, f));
+    const args = [
+      'sbom',
+      `-o`,
+      `spdx-json=${files[0]}`,
+      '-o',
+      `cyclonedx-json=${files[1]}`,
+      '-o',
+      `cyclonedx-json@1.7=${files[2]}`,
+    ];
+    const first = await runSigil([...args, `oci-dir:${demoLayout}`], { env });
+    expect(first.code).toBe(0);
+    const [spdx, cdx, cdx17] = await Promise.all(files.map((f) => readFile(f, 'utf8')));
+    expect(spdxProblems(spdx!)).toEqual([]);
+    expect(await cycloneDxProblems(cdx!, '1.6')).toEqual([]);
+    expect(await cycloneDxProblems(cdx17!, '1.7')).toEqual([]);
+    expect((JSON.parse(spdx!) as { packages: unknown[] }).packages.length).toBe(9); // 8 debs + the image
+    const second = await runSigil([...args, `oci-dir:${demoLayout}`], { env });
+    expect(second.code).toBe(0);
+    expect(await readFile(files[0]!, 'utf8')).toBe(spdx);
+    expect(await readFile(files[1]!, 'utf8')).toBe(cdx);
+  });
+
+  it('an unknown format is a usage error listing the formats', async () => {
+    const r = await runSigil(['sbom', '-o', 'spdx-yaml', `oci-dir:${demoLayout}`], { env });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/spdx-json, cyclonedx-json/);
+  });
+});
