@@ -83,7 +83,9 @@ export const sbomCommand: Command = {
           async (ctx, a) => {
             const stdoutIsTty = ctx.io.stdout.isTTY === true;
             const targets: OutputTarget[] =
-              a.output.length > 0 ? a.output.map(parseOutputFlag) : [{ format: stdoutIsTty ? ('table' as const) : ('json' as const) }];
+              a.output.length > 0
+                ? a.output.map(parseOutputFlag)
+                : [{ format: stdoutIsTty ? ('table' as const) : ('json' as const) }];
             if (targets.filter((t) => t.file === undefined).length > 1) {
               throw new SbomError(
                 'OUTPUT_FLAG_INVALID',
