@@ -1,8 +1,9 @@
 // The main job on an embedded default that needs nothing from outside: a local registry
 // (distribution 2.8), a small image built from real Debian packages, and sigil run on it as a
-// user would run it. Later issues add SBOM, sign and verify steps here.
+// user would run it: copy between every kind of source, then an SBOM in SPDX and CycloneDX.
+// Sign and verify steps join as their issues land.
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startRegistry } from '../test/harness/registry.ts';
@@ -41,6 +42,17 @@ try {
       : `\nDigest changed on the round trip: ${digest} -> ${back}\n`,
   );
   if (back !== digest) process.exitCode = 1;
+
+  const spdx = join(work, 'demo.spdx.json');
+  const cdx = join(work, 'demo.cdx.json');
+  sigil('sbom', '--cache-dir', join(work, 'cache'), '-o', `spdx-json=${spdx}`, '-o', `cyclonedx-json=${cdx}`, image);
+  sigil('sbom', '--cache-dir', join(work, 'cache'), '-o', 'table', image);
+  for (const f of [spdx, cdx]) {
+    const doc = JSON.parse(await readFile(f, 'utf8')) as { packages?: unknown[]; components?: unknown[] };
+    process.stdout.write(
+      `${f}: ${(doc.packages ?? doc.components ?? []).length} ${doc.packages ? 'SPDX packages' : 'CycloneDX components'}\n`,
+    );
+  }
 } finally {
   await registry.stop();
   await rm(work, { recursive: true, force: true });
