@@ -10,6 +10,7 @@ import { resolveImage } from '../oci/image.ts';
 import type { Platform } from '../oci/manifest.ts';
 import { openSource, parseImageLocation, type SourceOptions } from '../oci/source.ts';
 import type { SbomDocument } from './document.ts';
+import { mergePackages } from './merge.ts';
 
 /** Every cataloger sigil runs by default, in the order their packages are listed. */
 export const DEFAULT_CATALOGERS: readonly Cataloger[] = [dpkgCataloger];
@@ -33,6 +34,8 @@ export interface GenerateSbomOptions extends SourceOptions {
 export interface GenerateSbomResult {
   document: SbomDocument;
   warnings: string[];
+  /** Language packages left out because an OS package installed their files (see mergePackages). */
+  attributed: string[];
   stats: { layers: number; files: number; packages: Record<string, number>; seconds: number };
 }
 
@@ -81,14 +84,14 @@ export async function generateSbom(
     const allPaths = new Set<string>();
     for (const node of squashed.tree.files()) allPaths.add(node.path);
 
-    const byId = new Map<string, Package>();
+    const found: Package[] = [];
     for (const cataloger of catalogers) {
       const files: CatalogFile[] = squashed.files.filter((f) => cataloger.wants(f.path));
       const result = await cataloger.catalog({ files, allPaths, ...(distro ? { distro } : {}) });
       warnings.push(...result.warnings.map((w) => `${cataloger.name}: ${w}`));
-      for (const pkg of result.packages) mergeInto(byId, pkg);
+      found.push(...result.packages);
     }
-    const packages = [...byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const { packages, attributed } = mergePackages(found);
     const counts: Record<string, number> = {};
     for (const p of packages) counts[p.type] = (counts[p.type] ?? 0) + 1;
 
@@ -123,6 +126,7 @@ export async function generateSbom(
     return {
       document,
       warnings,
+      attributed,
       stats: {
         layers: image.layers.length,
         files: squashed.tree.size,
@@ -133,19 +137,4 @@ export async function generateSbom(
   } finally {
     if (typeof source === 'string') await src.close();
   }
-}
-
-/** One package reported twice (two catalogers, two database files) is one package with both locations. */
-function mergeInto(byId: Map<string, Package>, pkg: Package): void {
-  const existing = byId.get(pkg.id);
-  if (!existing) {
-    byId.set(pkg.id, { ...pkg, locations: [...pkg.locations] });
-    return;
-  }
-  for (const loc of pkg.locations) {
-    if (!existing.locations.some((l) => l.path === loc.path && l.layerDiffId === loc.layerDiffId)) {
-      existing.locations.push(loc);
-    }
-  }
-  existing.locations.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
