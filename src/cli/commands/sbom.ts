@@ -106,6 +106,7 @@ export const sbomCommand: Command = {
             });
             progress.finish();
             for (const w of result.warnings) ctx.out.info(`warning: ${w}`);
+            for (const a of result.attributed) ctx.out.debug(`not listed separately: ${a}`);
             for (const t of targets) {
               const text = encoderFor(t.format).encode(result.document, encodeOptions);
               if (t.file === undefined) ctx.out.raw(text.endsWith('\n') ? text : `${text}\n`);
