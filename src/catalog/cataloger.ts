@@ -9,6 +9,12 @@ export interface CatalogInput {
   files: readonly CatalogFile[];
   /** Every regular file path of the final filesystem, for catalogers that decide by existence. */
   allPaths: ReadonlySet<string>;
+  /**
+   * Where a path really leads in the final filesystem, symlinks followed inside the root
+   * (`/usr/share/doc/libgcc-s1/copyright` -> `/usr/share/doc/gcc-12-base/copyright` when the
+   * doc directory is a link); undefined when nothing is there. Absent when no tree is at hand.
+   */
+  resolvePath?: (path: string) => string | undefined;
   distro?: Distro;
 }
 

@@ -87,7 +87,12 @@ export async function generateSbom(
     const found: Package[] = [];
     for (const cataloger of catalogers) {
       const files: CatalogFile[] = squashed.files.filter((f) => cataloger.wants(f.path));
-      const result = await cataloger.catalog({ files, allPaths, ...(distro ? { distro } : {}) });
+      const result = await cataloger.catalog({
+        files,
+        allPaths,
+        resolvePath: (path) => squashed.tree.resolve(path)?.path,
+        ...(distro ? { distro } : {}),
+      });
       warnings.push(...result.warnings.map((w) => `${cataloger.name}: ${w}`));
       found.push(...result.packages);
     }

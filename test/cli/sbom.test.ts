@@ -14,7 +14,14 @@ import { cycloneDxProblems, spdxProblems } from '../sbom/validate.ts';
 import { REF_NAME_ANNOTATION, writeBlob, writeImageManifest, writeIndexJson } from '../../testdata/oci-layout.ts';
 
 interface SigilJson {
-  packages: { name: string; version: string; arch?: string; introducedBy?: string; lastChangedBy?: string }[];
+  packages: {
+    name: string;
+    version: string;
+    arch?: string;
+    license?: string;
+    introducedBy?: string;
+    lastChangedBy?: string;
+  }[];
 }
 
 const key = (p: { name: string; version: string; arch?: string }) => `${p.name}\t${p.version}\t${p.arch ?? ''}`;
@@ -121,8 +128,13 @@ describe('sigil sbom', () => {
     const r = await runSigil(['sbom', '-o', 'json', `oci-dir:${demoLayout}`], { env });
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/8 packages \(8 deb\) in 3 layers/);
-    const got = (JSON.parse(r.stdout) as SigilJson).packages.map(key).sort();
-    expect(got).toEqual(truth);
+    const packages = (JSON.parse(r.stdout) as SigilJson).packages;
+    expect(packages.map(key).sort()).toEqual(truth);
+    // /usr/share/doc/libgcc-s1 is a symlink to gcc-12-base: the copyright it leads to applies.
+    const license = (name: string) => packages.find((p) => p.name === name)?.license;
+    expect(license('libgcc-s1')).toMatch(/GPL-3.0-or-later/);
+    expect(license('libgcc-s1')).toBe(license('gcc-12-base'));
+    expect(license('zlib1g')).toBe('Zlib');
   });
 
   it('drops purged packages, honours whiteouts, an opaque directory, zstd and mislabelled uncompressed layers', async () => {

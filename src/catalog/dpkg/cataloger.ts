@@ -147,7 +147,7 @@ export const dpkgCataloger: Cataloger = {
         pkg.locations.push({ path: md5.path, layerDiffId: md5.layerDiffId });
       }
 
-      const copyright = copyrights.get(pkg.name);
+      const copyright = copyrights.get(pkg.name) ?? linkedCopyright(pkg.name, copyrights, input.resolvePath);
       if (copyright !== undefined) {
         const { expression } = toSpdxExpression(copyrightLicenses(text(copyright.bytes)));
         if (expression !== undefined) pkg.license = expression;
@@ -248,4 +248,19 @@ class ProvenanceIndex {
     }
     return out;
   }
+}
+
+/**
+ * Debian packages built from one source often make `/usr/share/doc/<pkg>` a symlink to the doc
+ * directory of another (libgcc-s1 -> gcc-12-base): the copyright that applies is the one the
+ * link leads to, which was captured under its real path.
+ */
+function linkedCopyright(
+  name: string,
+  copyrights: ReadonlyMap<string, CatalogFile>,
+  resolvePath: CatalogInput['resolvePath'],
+): CatalogFile | undefined {
+  const real = resolvePath?.(`/usr/share/doc/${name}/copyright`);
+  const c = real === undefined ? null : COPYRIGHT.exec(real);
+  return c === null ? undefined : copyrights.get(c[1]!);
 }
