@@ -101,7 +101,8 @@ export function pythonLicense(meta: CoreMetadata): string | undefined {
   }
   // A multi-line License is a pasted license text, not a name: only its first line could be read.
   const license = field(meta, 'License')?.split('\n')[0]?.trim();
-  const fromField = license === undefined ? undefined : toSpdxExpression([license]);
+  // Many projects copy a classifier's name into License (`Python Software Foundation License`).
+  const fromField = license === undefined ? undefined : toSpdxExpression([CLASSIFIER_LICENSES.get(license) ?? license]);
   const isLongText = (field(meta, 'License') ?? '').includes('\n');
   if (fromField?.expression !== undefined && fromField.unknown.length === 0 && !isLongText) return fromField.expression;
   const classified = classifierLicenses(fieldAll(meta, 'Classifier'));
