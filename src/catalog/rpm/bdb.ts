@@ -72,10 +72,12 @@ export function readBdbHash(bytes: Uint8Array, path: string): DbReadResult {
     const out = new Uint8Array(total);
     let filled = 0;
     let page = first;
-    // Each page is visited at most once: a cycle in `next` cannot spin forever.
-    for (let hops = 0; filled < total; hops++) {
-      if (page === 0 || page >= pages || hops >= pages)
-        return `overflow chain breaks after ${filled} of ${total} bytes`;
+    // Each page may be visited once: a cycle in `next` would otherwise fill the buffer with repeats.
+    const visited = new Set<number>();
+    while (filled < total) {
+      if (page === 0 || page >= pages) return `overflow chain breaks after ${filled} of ${total} bytes`;
+      if (visited.has(page)) return `overflow chain loops back to page ${page}`;
+      visited.add(page);
       const at = page * pageSize;
       if (bytes[at + 25] !== P_OVERFLOW) return `page ${page} in the overflow chain has type ${bytes[at + 25]}`;
       const len = Math.min(u16(at + 22), pageSize - PAGE_HEADER, total - filled);
