@@ -119,7 +119,7 @@ describe('NDB', () => {
     const slot = 32 + 4 * 16;
     const pkgIdx = view.getUint32(slot + 4, true);
     const blobAt = view.getUint32(slot + 8, true) * 16;
-    bytes[blobAt + 200] ^= 0xff;
+    bytes[blobAt + 200] = bytes[blobAt + 200]! ^ 0xff;
     const result = await catalog('/usr/lib/sysimage/rpm/Packages.db', bytes);
     expect(result.packages).toHaveLength(35);
     expect(result.warnings).toEqual([
