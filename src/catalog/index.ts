@@ -17,3 +17,6 @@ export {
   rpmPurl,
 } from './purl.ts';
 export { dpkgCataloger, dpkgWants } from './dpkg/cataloger.ts';
+export { apkCataloger, apkWants } from './apk/cataloger.ts';
+export { pythonCataloger, pythonWants } from './python/cataloger.ts';
+export { rpmCataloger, rpmWants } from './rpm/cataloger.ts';

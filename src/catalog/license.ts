@@ -129,6 +129,15 @@ function gnuId(name: string, plus: boolean): string | undefined {
  * order: the GNU family pattern, aliases, exact ids ignoring case (deprecated ones too), and last
  * spdx-correct, whose guesses are accepted only when they keep the version the text gave.
  */
+/** A license name sigil knows without guessing (GNU pattern, alias, exact id), for telling lists from typos. */
+function knownName(raw: string): string | undefined {
+  const name = raw.trim().replace(/\.$/, '');
+  const plus = name.endsWith('+');
+  const base = plus ? name.slice(0, -1).trim() : name;
+  const lower = base.toLowerCase();
+  return gnuId(base, plus) ?? ALIASES.get(lower) ?? LICENSES.get(lower) ?? DEPRECATED.get(lower);
+}
+
 function normalizeName(raw: string): string | undefined {
   const name = raw.trim().replace(/\.$/, '');
   const plus = name.endsWith('+');
@@ -147,6 +156,9 @@ function normalizeName(raw: string): string | undefined {
 }
 
 function corrected(text: string): string | undefined {
+  // spdx-correct reads a whole string as one misspelt license, so a list of names ("MIT BSD
+  // GPL2+") comes back as one of them (BSD-2-Clause): two or more known names are a list, not a typo.
+  if (text.split(/[\s,;/]+/).filter((t) => t !== '' && knownName(t) !== undefined).length >= 2) return undefined;
   let guess: string | null;
   try {
     guess = spdxCorrect(text);
@@ -154,6 +166,9 @@ function corrected(text: string): string | undefined {
     return undefined;
   }
   if (guess === null || tryParse(guess) === undefined) return undefined;
+  // …and it drops the qualifier that makes a different license: "GNU Lesser General Public
+  // License v2 or later (LGPLv2+)" is not GPL-2.0-or-later.
+  if (/^GPL-/.test(guess) && /lesser|library|lgpl|affero|agpl/i.test(text)) return undefined;
   // spdx-correct fills in versions the text never gave ("BSD" → BSD-2-Clause, "LGPL" →
   // LGPL-3.0-or-later): a wrong precise license is worse than an honest LicenseRef.
   const wanted = firstVersion(text);

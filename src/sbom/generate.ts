@@ -1,8 +1,11 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { CatalogFile, Cataloger } from '../catalog/cataloger.ts';
+import { apkCataloger } from '../catalog/apk/cataloger.ts';
 import { dpkgCataloger } from '../catalog/dpkg/cataloger.ts';
 import { detectDistro, osReleaseWants } from '../catalog/os-release.ts';
+import { pythonCataloger } from '../catalog/python/cataloger.ts';
+import { rpmCataloger } from '../catalog/rpm/cataloger.ts';
 import type { Package } from '../catalog/package.ts';
 import { directoryLayerCache, type LayerCache, type LayerProgress, squashImage } from '../filesystem/index.ts';
 import type { ContentSource } from '../oci/content.ts';
@@ -12,8 +15,8 @@ import { openSource, parseImageLocation, type SourceOptions } from '../oci/sourc
 import type { SbomDocument } from './document.ts';
 import { mergePackages } from './merge.ts';
 
-/** Every cataloger sigil runs by default, in the order their packages are listed. */
-export const DEFAULT_CATALOGERS: readonly Cataloger[] = [dpkgCataloger];
+/** Every cataloger sigil runs by default: OS package managers first, then language ecosystems. */
+export const DEFAULT_CATALOGERS: readonly Cataloger[] = [dpkgCataloger, apkCataloger, rpmCataloger, pythonCataloger];
 
 export interface GenerateSbomOptions extends SourceOptions {
   platform?: Platform;

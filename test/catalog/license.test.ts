@@ -87,3 +87,20 @@ describe('toSpdxExpression', () => {
     );
   });
 });
+
+describe('spdx-correct is not allowed to collapse text into one wrong license', () => {
+  test('a list of names stays a list', () => {
+    const { expression } = toSpdxExpression(['MIT BSD GPL2+']);
+    expect(expression).not.toBe('BSD-2-Clause');
+    expect(expression).toMatch(/LicenseRef/);
+  });
+
+  test('a Lesser GPL long name does not become the GPL', () => {
+    const { expression } = toSpdxExpression(['GNU Lesser General Public License v2 or later (LGPLv2+)']);
+    expect(expression).not.toMatch(/^GPL-/);
+  });
+
+  test('one misspelt name is still corrected', () => {
+    expect(toSpdxExpression(['The MIT License']).expression).toBe('MIT');
+  });
+});

@@ -6,10 +6,11 @@ import { join } from 'node:path';
 import { zstdCompressSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MediaType } from '../../src/oci/media-types.ts';
-import { type Entry, tarBytes } from '../filesystem/layered-image.ts';
+import { buildImage, type Entry, tarBytes } from '../filesystem/layered-image.ts';
 import { demoImage, writableCopy } from '../harness/images.ts';
 import { startRegistry, type TestRegistry } from '../harness/registry.ts';
 import { runSigil } from '../helpers/cli.ts';
+import { SBOM_VECTORS } from '../helpers/vectors.ts';
 import { cycloneDxProblems, spdxProblems } from '../sbom/validate.ts';
 import { REF_NAME_ANNOTATION, writeBlob, writeImageManifest, writeIndexJson } from '../../testdata/oci-layout.ts';
 
@@ -199,4 +200,46 @@ describe('sigil sbom', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/spdx-json, cyclonedx-json/);
   });
+});
+
+describe('sigil sbom on real rpm and apk databases', () => {
+  const vector = (p: string) => join(SBOM_VECTORS, p);
+  const expectedRows = async (folder: string) =>
+    (await readFile(vector(`${folder}/expected.tsv`), 'utf8')).trim().split('\n').length - 1;
+
+  it.each([
+    {
+      folder: 'rpm-sqlite-amazonlinux2023',
+      db: 'rpmdb.sqlite',
+      at: 'var/lib/rpm/rpmdb.sqlite',
+      osRelease: 'NAME="Amazon Linux"\nID="amzn"\nVERSION_ID="2023"\n',
+      type: 'rpm',
+    },
+    {
+      folder: 'apk-alpine-3.16-python',
+      db: 'lib/apk/db/installed',
+      at: 'lib/apk/db/installed',
+      osRelease: 'NAME="Alpine Linux"\nID=alpine\nVERSION_ID=3.16.3\n',
+      type: 'apk',
+    },
+  ])(
+    '$folder: every package of expected.tsv, with the distro in the purls',
+    async ({ folder, db, at, osRelease, type }) => {
+      const built = await buildImage([
+        { entries: [{ path: 'etc/os-release', data: osRelease }] },
+        { entries: [{ path: at, data: await readFile(vector(`${folder}/${db}`)) }], compression: 'zstd' },
+      ]);
+      try {
+        const r = await runSigil(['sbom', '-o', 'json', '--no-cache', `oci-dir:${built.dir}`]);
+        expect(r.code).toBe(0);
+        const doc = JSON.parse(r.stdout) as { packages: { type: string; purl: string }[] };
+        const ofType = doc.packages.filter((p) => p.type === type);
+        expect(ofType.length).toBe(await expectedRows(folder));
+        const distro = type === 'rpm' ? 'distro=amzn-2023' : 'distro=alpine-3.16.3';
+        expect(ofType.every((p) => p.purl.includes(distro))).toBe(true);
+      } finally {
+        await rm(built.dir, { recursive: true, force: true });
+      }
+    },
+  );
 });

@@ -16,8 +16,9 @@ import { generateSbom, type GenerateSbomResult } from '../../../src/sbom/generat
 import type { LayerEntry } from '../../../testdata/debs.ts';
 import { initLayout, REF_NAME_ANNOTATION, writeImageManifest, writeIndexJson } from '../../../testdata/oci-layout.ts';
 import { writeTarLayer } from '../../../testdata/tar-layer.ts';
+import { SBOM_VECTORS } from '../../helpers/vectors.ts';
 
-const VECTORS = '/work/shared/vectors/sbom';
+const VECTORS = SBOM_VECTORS;
 const SITE = 'usr/local/lib/python3.10/site-packages';
 // Alpine 3.16.3's /etc/os-release as the alpine-baselayout-data package ships it.
 const OS_RELEASE = `NAME="Alpine Linux"

@@ -13,8 +13,9 @@ import { parseInstalled } from '../../../src/catalog/apk/parse-installed.ts';
 import type { CatalogFile, CatalogResult } from '../../../src/catalog/cataloger.ts';
 import type { Package } from '../../../src/catalog/package.ts';
 import type { Digest } from '../../../src/oci/digest.ts';
+import { SBOM_VECTORS } from '../../helpers/vectors.ts';
 
-const DIR = '/work/shared/vectors/sbom/apk-alpine-3.16-python';
+const DIR = join(SBOM_VECTORS, 'apk-alpine-3.16-python');
 const DB = '/lib/apk/db/installed';
 const BASE = `sha256:${'0a'.repeat(32)}` as Digest;
 const TOP = `sha256:${'0b'.repeat(32)}` as Digest;

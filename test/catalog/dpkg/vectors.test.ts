@@ -6,8 +6,9 @@ import type { CatalogFile } from '../../../src/catalog/cataloger.ts';
 import { dpkgCataloger } from '../../../src/catalog/dpkg/cataloger.ts';
 import { detectDistro } from '../../../src/catalog/os-release.ts';
 import type { Digest } from '../../../src/oci/digest.ts';
+import { SBOM_VECTORS } from '../../helpers/vectors.ts';
 
-const VECTORS = '/work/shared/vectors/sbom';
+const VECTORS = SBOM_VECTORS;
 const LAYER = `sha256:${'ab'.repeat(32)}` as Digest;
 
 async function statusDFiles(dir: string): Promise<CatalogFile[]> {

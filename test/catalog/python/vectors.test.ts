@@ -10,8 +10,9 @@ import type { CatalogFile, CatalogResult } from '../../../src/catalog/cataloger.
 import type { Package } from '../../../src/catalog/package.ts';
 import { pythonCataloger } from '../../../src/catalog/python/cataloger.ts';
 import type { Digest } from '../../../src/oci/digest.ts';
+import { SBOM_VECTORS } from '../../helpers/vectors.ts';
 
-const DIR = '/work/shared/vectors/sbom/python-site-packages';
+const DIR = join(SBOM_VECTORS, 'python-site-packages');
 const SITE = '/usr/lib/python3/dist-packages';
 const LAYER = `sha256:${'1c'.repeat(32)}` as Digest;
 

@@ -14,8 +14,9 @@ import { isRpmDbError } from '../../../src/catalog/rpm/errors.ts';
 import { RpmHeader, TAG } from '../../../src/catalog/rpm/header.ts';
 import { headerFiles, packageFromHeader } from '../../../src/catalog/rpm/package.ts';
 import type { Digest } from '../../../src/oci/digest.ts';
+import { SBOM_VECTORS } from '../../helpers/vectors.ts';
 
-const VECTORS = '/work/shared/vectors/sbom';
+const VECTORS = SBOM_VECTORS;
 const LAYER = `sha256:${'ef'.repeat(32)}` as Digest;
 const SQLITE = join(VECTORS, 'rpm-sqlite-amazonlinux2023/rpmdb.sqlite');
 const NDB = join(VECTORS, 'rpm-ndb-sle15-bci/Packages.db');

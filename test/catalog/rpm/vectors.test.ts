@@ -12,8 +12,9 @@ import { detectRpmDbFormat } from '../../../src/catalog/rpm/database.ts';
 import { rpmLicenseExpression } from '../../../src/catalog/rpm/license.ts';
 import { rpmEvr } from '../../../src/catalog/rpm/package.ts';
 import type { Digest } from '../../../src/oci/digest.ts';
+import { SBOM_VECTORS } from '../../helpers/vectors.ts';
 
-const VECTORS = '/work/shared/vectors/sbom';
+const VECTORS = SBOM_VECTORS;
 const LAYER = `sha256:${'cd'.repeat(32)}` as Digest;
 
 const CASES = [
