@@ -20,3 +20,5 @@ export { dpkgCataloger, dpkgWants } from './dpkg/cataloger.ts';
 export { apkCataloger, apkWants } from './apk/cataloger.ts';
 export { pythonCataloger, pythonWants } from './python/cataloger.ts';
 export { rpmCataloger, rpmWants } from './rpm/cataloger.ts';
+export { javaCataloger } from './java/cataloger.ts';
+export { npmCataloger } from './npm/cataloger.ts';

@@ -150,6 +150,7 @@ export function golangPurl(modulePath: string, version: string | undefined): str
   return buildPurl('golang', modulePath.slice(0, slash), modulePath.slice(slash + 1), version);
 }
 
-export function mavenPurl(groupId: string | undefined, artifactId: string, version: string | undefined): string {
+/** The purl spec requires a namespace for maven: callers without a groupId must choose one. */
+export function mavenPurl(groupId: string, artifactId: string, version: string | undefined): string {
   return buildPurl('maven', groupId, artifactId, version);
 }

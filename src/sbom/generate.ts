@@ -4,6 +4,8 @@ import type { CatalogFile, Cataloger } from '../catalog/cataloger.ts';
 import { apkCataloger } from '../catalog/apk/cataloger.ts';
 import { dpkgCataloger } from '../catalog/dpkg/cataloger.ts';
 import { detectDistro, osReleaseWants } from '../catalog/os-release.ts';
+import { javaCataloger } from '../catalog/java/cataloger.ts';
+import { npmCataloger } from '../catalog/npm/cataloger.ts';
 import { pythonCataloger } from '../catalog/python/cataloger.ts';
 import { rpmCataloger } from '../catalog/rpm/cataloger.ts';
 import type { Package } from '../catalog/package.ts';
@@ -16,7 +18,14 @@ import type { SbomDocument } from './document.ts';
 import { mergePackages } from './merge.ts';
 
 /** Every cataloger sigil runs by default: OS package managers first, then language ecosystems. */
-export const DEFAULT_CATALOGERS: readonly Cataloger[] = [dpkgCataloger, apkCataloger, rpmCataloger, pythonCataloger];
+export const DEFAULT_CATALOGERS: readonly Cataloger[] = [
+  dpkgCataloger,
+  apkCataloger,
+  rpmCataloger,
+  pythonCataloger,
+  npmCataloger,
+  javaCataloger,
+];
 
 export interface GenerateSbomOptions extends SourceOptions {
   platform?: Platform;

@@ -12,8 +12,9 @@ import { readMembers } from '../../../src/catalog/java/archive.ts';
 import { createJavaCataloger, javaCataloger } from '../../../src/catalog/java/cataloger.ts';
 import { parseManifest } from '../../../src/catalog/java/manifest.ts';
 import type { Digest } from '../../../src/oci/digest.ts';
+import { SBOM_VECTORS } from '../../helpers/vectors.ts';
 
-const DIR = '/work/shared/vectors/sbom/java-archives';
+const DIR = join(SBOM_VECTORS, 'java-archives');
 const LAYER = `sha256:${'ef'.repeat(32)}` as Digest;
 const ARCHIVES = ['hamcrest-2.2.jar', 'slf4j-api.jar', 'sample-webapp-1.0.0.war'];
 
