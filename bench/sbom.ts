@@ -93,6 +93,7 @@ async function seedJavaDb(cacheDir: string): Promise<void> {
 interface SpdxPackage {
   name?: string;
   versionInfo?: string;
+  primaryPackagePurpose?: string;
   externalRefs?: { referenceType?: string; referenceLocator?: string }[];
 }
 
@@ -102,7 +103,9 @@ async function spdxPackages(file: string): Promise<Map<string, { type: string; n
   const out = new Map<string, { type: string; name: string; version: string }>();
   for (const p of doc.packages ?? []) {
     const purl = p.externalRefs?.find((r) => r.referenceType === 'purl')?.referenceLocator;
-    if (purl === undefined || p.name === undefined) continue; // the image and OS entries
+    // The image itself (sigil gives it a pkg:oci purl, trivy none) and the OS are not packages.
+    if (p.primaryPackagePurpose === 'CONTAINER' || p.primaryPackagePurpose === 'OPERATING-SYSTEM') continue;
+    if (purl === undefined || p.name === undefined) continue;
     const type = /^pkg:([^/]+)\//.exec(purl)?.[1] ?? '?';
     const version = p.versionInfo ?? '';
     out.set(`${type} ${p.name}@${version}`, { type, name: p.name, version });
