@@ -1,6 +1,6 @@
 import { FilesystemError, type FilesystemErrorCode } from '../filesystem/errors.ts';
 import { OciError, type OciErrorCode } from '../oci/errors.ts';
-import { SbomError, type SbomErrorCode } from '../sbom/document.ts';
+import { SbomError, type SbomErrorCode } from '../sbom/errors.ts';
 
 /**
  * Exit codes, documented in the README and `sigil --help`. Scripts branch on these, so a

@@ -1,7 +1,7 @@
 import type { Writable } from 'node:stream';
 import { FilesystemError } from '../filesystem/errors.ts';
 import { OciError } from '../oci/errors.ts';
-import { SbomError } from '../sbom/document.ts';
+import { SbomError } from '../sbom/errors.ts';
 
 export type OutputFormat = 'text' | 'json';
 

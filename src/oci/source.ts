@@ -4,7 +4,7 @@ import { OciError } from './errors.ts';
 import { openLayoutSource, openLayoutTarget } from './layout.ts';
 import { openOciArchiveSource, openOciArchiveTarget } from './oci-archive.ts';
 import { parseReference, type Reference, referenceTarget } from './reference.ts';
-import { openRegistrySource, openRegistryTarget, type RegistryOptions } from './registry/source.ts';
+import type { RegistryOptions } from './registry/source.ts';
 
 /**
  * Where an image lives, as syft and skopeo spell it: `registry:REF` (or a bare reference),
@@ -50,13 +50,17 @@ export type SourceOptions = RegistryOptions;
 export async function openSource(spec: string | ImageLocation, options: SourceOptions = {}): Promise<ContentSource> {
   const loc = typeof spec === 'string' ? parseImageLocation(spec) : spec;
   switch (loc.kind) {
-    case 'registry':
+    case 'registry': {
+      // The registry client (undici) loads only when a registry is named: a CLI run on a
+      // layout or archive starts without it.
+      const { openRegistrySource } = await import('./registry/source.ts');
       return openRegistrySource(
         loc.reference.registry,
         loc.reference.repository,
         referenceTarget(loc.reference),
         options,
       );
+    }
     case 'oci-dir':
       return openLayoutSource(loc.path, loc.name);
     case 'oci-archive':
@@ -69,7 +73,8 @@ export async function openSource(spec: string | ImageLocation, options: SourceOp
 export async function openTarget(spec: string | ImageLocation, options: SourceOptions = {}): Promise<ContentTarget> {
   const loc = typeof spec === 'string' ? parseImageLocation(spec) : spec;
   switch (loc.kind) {
-    case 'registry':
+    case 'registry': {
+      const { openRegistryTarget } = await import('./registry/source.ts');
       if (loc.reference.digest && !loc.reference.tag) {
         // Pushing "by digest" only makes sense when the content has that digest; copy checks it.
         return openRegistryTarget(loc.reference.registry, loc.reference.repository, undefined, options);
@@ -80,6 +85,7 @@ export async function openTarget(spec: string | ImageLocation, options: SourceOp
         loc.reference.tag ?? 'latest',
         options,
       );
+    }
     case 'oci-dir':
       return openLayoutTarget(loc.path, loc.name);
     case 'oci-archive':

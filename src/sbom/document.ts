@@ -9,6 +9,9 @@ import type { Distro, Location, Package } from '../catalog/package.ts';
 import { buildPurl } from '../catalog/purl.ts';
 import { type Digest, digestHex } from '../oci/digest.ts';
 import parseSpdx from 'spdx-expression-parse';
+import { SbomError } from './errors.ts';
+
+export { SbomError, type SbomErrorCode } from './errors.ts';
 
 export interface SbomSource {
   /** As the user named it, e.g. `ghcr.io/org/app:1.0` or `oci-dir:./x`. */
@@ -53,18 +56,6 @@ export type SbomFormat = 'spdx-json' | 'cyclonedx-json' | 'cyclonedx-json@1.7' |
 export interface SbomEncoder {
   id: SbomFormat;
   encode(doc: SbomDocument, options?: EncodeOptions): string;
-}
-
-export type SbomErrorCode = 'FORMAT_UNKNOWN' | 'OUTPUT_FLAG_INVALID' | 'DOCUMENT_INVALID' | 'INVALID_OPTIONS';
-
-/** One error class for src/sbom; `code` is stable for the CLI's exit codes. */
-export class SbomError extends Error {
-  override name = 'SbomError';
-  readonly code: SbomErrorCode;
-  constructor(code: SbomErrorCode, message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.code = code;
-  }
 }
 
 /** Code-point order: `localeCompare` depends on the user's locale (in Danish "aa" sorts after "z"). */

@@ -1,5 +1,7 @@
 import type { Argv } from 'yargs';
-import { type ContentSource, parseManifest, readBlob, resolveImage } from '../../oci/index.ts';
+import type { ContentSource } from '../../oci/content.ts';
+import { readBlob, resolveImage } from '../../oci/image.ts';
+import { parseManifest } from '../../oci/manifest.ts';
 import { openSource } from '../../oci/source.ts';
 import type { Command } from '../command.ts';
 import { type Context, platformOption } from '../context.ts';

@@ -1,6 +1,5 @@
 import { login, logout, staticCredentialStore } from '../../oci/credentials.ts';
 import { parseRepository } from '../../oci/reference.ts';
-import { Registry } from '../../oci/registry/client.ts';
 import type { Command } from '../command.ts';
 import { ExitCode, UsageError } from '../exit-codes.ts';
 
@@ -60,6 +59,7 @@ export const loginCommand: Command = {
             ctx.out.info('WARNING! Using --password via the CLI is insecure. Use --password-stdin.');
           const credential = { username: a.username, password };
           // Check the credentials before storing them, as docker login does.
+          const { Registry } = await import('../../oci/registry/client.ts');
           const probe = new Registry(host, {
             ...ctx.registry,
             credentials: staticCredentialStore({ [host]: credential }),

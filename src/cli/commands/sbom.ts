@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { LayerProgress } from '../../filesystem/index.ts';
-import { type EncodeOptions, SbomError } from '../../sbom/document.ts';
-import { encoderFor, type OutputTarget, parseOutputFlag } from '../../sbom/encoders.ts';
-import { defaultCacheDir, generateSbom } from '../../sbom/generate.ts';
+import type { EncodeOptions } from '../../sbom/document.ts';
+import type { OutputTarget } from '../../sbom/encoders.ts';
+import { SbomError } from '../../sbom/errors.ts';
 import type { Command } from '../command.ts';
 import { platformOption, VERSION } from '../context.ts';
 import { ExitCode, UsageError } from '../exit-codes.ts';
@@ -81,6 +81,9 @@ export const sbomCommand: Command = {
         run<SbomArgs>(
           argv,
           async (ctx, a) => {
+            // Catalogers and encoders (cyclonedx-library, spdx data) load only for this command.
+            const { encoderFor, parseOutputFlag } = await import('../../sbom/encoders.ts');
+            const { defaultCacheDir, generateSbom } = await import('../../sbom/generate.ts');
             const stdoutIsTty = ctx.io.stdout.isTTY === true;
             const targets: OutputTarget[] =
               a.output.length > 0

@@ -1,5 +1,4 @@
 import { parseRepository } from '../../oci/reference.ts';
-import { registryFor } from '../../oci/registry/client.ts';
 import type { Command } from '../command.ts';
 import { ExitCode } from '../exit-codes.ts';
 
@@ -19,6 +18,7 @@ export const tagsCommand: Command = {
           .example('$0 tags -o json ghcr.io/org/app', 'a JSON array'),
       (argv) =>
         run<{ repository: string }>(argv, async (ctx, a) => {
+          const { registryFor } = await import('../../oci/registry/client.ts');
           const repo = parseRepository(a.repository);
           const registry = registryFor(repo.registry, ctx.registry);
           const tags: string[] = [];

@@ -1,0 +1,11 @@
+export type SbomErrorCode = 'FORMAT_UNKNOWN' | 'OUTPUT_FLAG_INVALID' | 'DOCUMENT_INVALID' | 'INVALID_OPTIONS';
+
+/** One error class for src/sbom; `code` is stable for the CLI's exit codes. */
+export class SbomError extends Error {
+  override name = 'SbomError';
+  readonly code: SbomErrorCode;
+  constructor(code: SbomErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.code = code;
+  }
+}
