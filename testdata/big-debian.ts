@@ -20,7 +20,7 @@ import { createGzip } from 'node:zlib';
 import * as tar from 'tar-stream';
 import type { Descriptor } from '../src/oci/manifest.ts';
 import { MediaType } from '../src/oci/media-types.ts';
-import { DEFAULT_DEB_CACHE_DIR, fetchDebs, parseControl } from './debs.ts';
+import { DEFAULT_DEB_CACHE_DIR, fetchDebs, parseControl, statusParagraph } from './debs.ts';
 import {
   HashingStream,
   initLayout,
@@ -111,37 +111,6 @@ function resolveName(name: string): string {
   // so fall back to one name bookworm has had since 2025.
   return `linux-headers-6.1.0-${abis[0] ?? 37}-common`;
 }
-
-// The order dpkg writes status fields in (lib/dpkg/parse.c fieldinfos), as in testdata/debs.ts,
-// which keeps its copy private; unknown fields (Homepage, Built-Using, …) follow in their order.
-const STATUS_FIELD_ORDER = [
-  'Package',
-  'Essential',
-  'Protected',
-  'Status',
-  'Priority',
-  'Section',
-  'Installed-Size',
-  'Origin',
-  'Maintainer',
-  'Bugs',
-  'Architecture',
-  'Multi-Arch',
-  'Source',
-  'Version',
-  'Config-Version',
-  'Replaces',
-  'Provides',
-  'Depends',
-  'Pre-Depends',
-  'Recommends',
-  'Suggests',
-  'Breaks',
-  'Conflicts',
-  'Enhances',
-  'Conffiles',
-  'Description',
-];
 
 interface InstalledDeb {
   name: string;
@@ -277,19 +246,8 @@ async function packDeb(
 
   const conffiles = [...conffilePaths]
     .filter((p) => conffileMd5.has(p))
-    .map((p) => `\n /${p} ${conffileMd5.get(p) as string}`)
-    .join('');
-  const status = [...fields, { name: 'Status', value: 'install ok installed' }];
-  if (conffiles !== '') status.push({ name: 'Conffiles', value: conffiles });
-  const rank = (n: string) => {
-    const i = STATUS_FIELD_ORDER.indexOf(n);
-    return i < 0 ? STATUS_FIELD_ORDER.length : i;
-  };
-  status.sort((a, b) => rank(a.name) - rank(b.name));
-  const statusParagraph = status
-    .map((f) => (f.value.startsWith('\n') ? `${f.name}:${f.value}` : `${f.name}: ${f.value}`))
-    .join('\n');
-  return { name, version, architecture, statusParagraph };
+    .map((p) => ({ path: `/${p}`, md5: conffileMd5.get(p) as string }));
+  return { name, version, architecture, statusParagraph: statusParagraph(fields, conffiles) };
 }
 
 function cmp(a: string, b: string): number {

@@ -271,7 +271,8 @@ const STATUS_FIELD_ORDER = [
   'Description',
 ];
 
-function statusParagraph(control: ControlField[], conffiles: { path: string; md5: string }[]): string {
+/** The paragraph dpkg writes to var/lib/dpkg/status for an installed package, fields in dpkg's order. */
+export function statusParagraph(control: ControlField[], conffiles: { path: string; md5: string }[]): string {
   const fields = [...control, { name: 'Status', value: 'install ok installed' }];
   if (conffiles.length > 0) {
     fields.push({ name: 'Conffiles', value: conffiles.map((c) => `\n ${c.path} ${c.md5}`).join('') });
