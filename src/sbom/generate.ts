@@ -9,12 +9,18 @@ import { npmCataloger } from '../catalog/npm/cataloger.ts';
 import { pythonCataloger } from '../catalog/python/cataloger.ts';
 import { rpmCataloger } from '../catalog/rpm/cataloger.ts';
 import type { Package } from '../catalog/package.ts';
-import { directoryLayerCache, type LayerCache, type LayerProgress, squashImage } from '../filesystem/index.ts';
+import {
+  directoryLayerCache,
+  type FileTree,
+  type LayerCache,
+  type LayerProgress,
+  squashImage,
+} from '../filesystem/index.ts';
 import type { ContentSource } from '../oci/content.ts';
 import { resolveImage } from '../oci/image.ts';
 import type { Platform } from '../oci/manifest.ts';
 import { openSource, parseImageLocation, type SourceOptions } from '../oci/source.ts';
-import type { SbomDocument } from './document.ts';
+import type { SbomDocument, SbomFileEntry } from './document.ts';
 import { mergePackages } from './merge.ts';
 
 /** Every cataloger sigil runs by default: OS package managers first, then language ecosystems. */
@@ -39,6 +45,8 @@ export interface GenerateSbomOptions extends SourceOptions {
   concurrency?: number;
   signal?: AbortSignal;
   onLayer?: (e: LayerProgress) => void;
+  /** List the files packages own (path, layer, owners): SPDX's per-file section, syft's --files. */
+  files?: boolean;
   /** Version written into the document's tool field. */
   toolVersion?: string;
 }
@@ -138,6 +146,7 @@ export async function generateSbom(
       },
       ...(distro ? { distro } : {}),
       packages,
+      ...(options.files ? { files: ownedFiles(packages, squashed.tree) } : {}),
       tool: { name: 'sigil', version: options.toolVersion ?? '0.0.0' },
     };
     return {
@@ -154,4 +163,17 @@ export async function generateSbom(
   } finally {
     if (typeof source === 'string') await src.close();
   }
+}
+
+/** The files of the final filesystem that packages declare as theirs, with the layer each came from. */
+function ownedFiles(packages: readonly Package[], tree: FileTree): SbomFileEntry[] {
+  const files: SbomFileEntry[] = [];
+  for (const pkg of packages) {
+    for (const path of pkg.files ?? []) {
+      const node = tree.get(path);
+      if (node === undefined) continue;
+      files.push({ path, layerDiffId: node.layerDiffId, ownerIds: [pkg.id] });
+    }
+  }
+  return files;
 }

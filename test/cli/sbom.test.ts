@@ -195,6 +195,26 @@ describe('sigil sbom', () => {
     expect(await readFile(files[1]!, 'utf8')).toBe(cdx);
   });
 
+  it('--files adds the files packages own to SPDX, still schema-valid, each contained by its owner', async () => {
+    const r = await runSigil(['sbom', '--files', '-o', 'spdx-json', `oci-dir:${demoLayout}`], { env });
+    expect(r.code).toBe(0);
+    expect(spdxProblems(r.stdout)).toEqual([]);
+    const doc = JSON.parse(r.stdout) as {
+      files: { fileName: string; SPDXID: string }[];
+      relationships: { spdxElementId: string; relationshipType: string; relatedSpdxElement: string }[];
+    };
+    expect(doc.files.length).toBeGreaterThan(300);
+    expect(doc.files.map((f) => f.fileName)).toEqual(
+      expect.arrayContaining([expect.stringMatching(/usr\/bin\/mawk$/)]),
+    );
+    const contained = new Set(
+      doc.relationships.filter((x) => x.relationshipType === 'CONTAINS').map((x) => x.relatedSpdxElement),
+    );
+    expect(doc.files.every((f) => contained.has(f.SPDXID))).toBe(true);
+    const without = await runSigil(['sbom', '-o', 'spdx-json', `oci-dir:${demoLayout}`], { env });
+    expect((JSON.parse(without.stdout) as { files?: unknown[] }).files ?? []).toHaveLength(0);
+  });
+
   it('an unknown format is a usage error listing the formats', async () => {
     const r = await runSigil(['sbom', '-o', 'spdx-yaml', `oci-dir:${demoLayout}`], { env });
     expect(r.code).toBe(2);

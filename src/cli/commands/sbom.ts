@@ -17,6 +17,7 @@ interface SbomArgs {
   exclude?: string[];
   cache: boolean;
   'cache-dir'?: string;
+  files?: boolean;
 }
 
 /** Write `text` to `file` whole or not at all: a reader never sees half an SBOM. */
@@ -66,6 +67,10 @@ export const sbomCommand: Command = {
             default: true,
             describe: 'reuse per-layer analyses (--no-cache to read every layer)',
           })
+          .option('files', {
+            type: 'boolean',
+            describe: 'also list the files each package owns (SPDX per-file section)',
+          })
           .option('cache-dir', { type: 'string', describe: 'layer cache directory (default $XDG_CACHE_HOME/sigil)' })
           .example('$0 sbom 127.0.0.1:5000/app:1.0', 'a table of packages')
           .example(
@@ -106,6 +111,7 @@ export const sbomCommand: Command = {
               signal: ctx.signal,
               onLayer: progress.update,
               toolVersion: VERSION,
+              files: a.files ?? false,
             });
             progress.finish();
             for (const w of result.warnings) ctx.out.info(`warning: ${w}`);
