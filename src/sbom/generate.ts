@@ -1,6 +1,6 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import type { CatalogFile, Cataloger } from '../catalog/cataloger.ts';
+import type { CatalogInput, Cataloger } from '../catalog/cataloger.ts';
 import { apkCataloger } from '../catalog/apk/cataloger.ts';
 import { dpkgCataloger } from '../catalog/dpkg/cataloger.ts';
 import { detectDistro, osReleaseWants } from '../catalog/os-release.ts';
@@ -12,12 +12,14 @@ import type { Package } from '../catalog/package.ts';
 import {
   directoryLayerCache,
   type FileTree,
+  type LayerAnalysis,
   type LayerCache,
   type LayerProgress,
   squashImage,
 } from '../filesystem/index.ts';
 import type { ContentSource } from '../oci/content.ts';
 import { resolveImage } from '../oci/image.ts';
+import type { Digest } from '../oci/digest.ts';
 import type { Platform } from '../oci/manifest.ts';
 import { openSource, parseImageLocation, type SourceOptions } from '../oci/source.ts';
 import type { SbomDocument, SbomFileEntry } from './document.ts';
@@ -35,6 +37,11 @@ export const DEFAULT_CATALOGERS: readonly Cataloger[] = [
 
 export interface GenerateSbomOptions extends SourceOptions {
   platform?: Platform;
+  /**
+   * `squashed` (default): the packages of the final filesystem. `all-layers`: every layer's own
+   * files cataloged too, so packages a later layer removed are reported, each with the layers it is in.
+   */
+  scope?: 'squashed' | 'all-layers';
   catalogers?: readonly Cataloger[];
   /** Paths to leave out, with everything below them (`/usr/share/doc`); syft's --exclude takes globs, see the CLI. */
   exclude?: readonly string[];
@@ -103,20 +110,36 @@ export async function generateSbom(
     const distro = detectDistro(squashed.files.filter((f) => osReleaseWants(f.path)));
     const allPaths = new Set<string>();
     for (const node of squashed.tree.files()) allPaths.add(node.path);
+    const views: CatalogView[] = [
+      { files: squashed.files, allPaths, resolvePath: (path) => squashed.tree.resolve(path)?.path },
+    ];
+    if (options.scope === 'all-layers') views.push(...squashed.layers.map(layerView));
 
     const found: Package[] = [];
-    for (const cataloger of catalogers) {
-      const files: CatalogFile[] = squashed.files.filter((f) => cataloger.wants(f.path));
-      const result = await cataloger.catalog({
-        files,
-        allPaths,
-        resolvePath: (path) => squashed.tree.resolve(path)?.path,
-        ...(distro ? { distro } : {}),
-      });
-      warnings.push(...result.warnings.map((w) => `${cataloger.name}: ${w}`));
-      found.push(...result.packages);
+    const inFinal = new Set<string>();
+    for (const [i, view] of views.entries()) {
+      for (const cataloger of catalogers) {
+        const result = await cataloger.catalog({
+          ...view,
+          files: view.files.filter((f) => cataloger.wants(f.path)),
+          ...(distro ? { distro } : {}),
+        });
+        warnings.push(...result.warnings.map((w) => `${cataloger.name}: ${w}`));
+        found.push(...result.packages);
+        if (i === 0) for (const p of result.packages) inFinal.add(p.id);
+      }
     }
-    const { packages, attributed } = mergePackages(found);
+    const merged = mergePackages(found);
+    const attributed = merged.attributed;
+    const packages =
+      options.scope === 'all-layers'
+        ? merged.packages.map((p) =>
+            withLayerSpan(
+              p,
+              image.layers.map((l) => l.diffId),
+            ),
+          )
+        : merged.packages;
     const counts: Record<string, number> = {};
     for (const p of packages) counts[p.type] = (counts[p.type] ?? 0) + 1;
 
@@ -176,4 +199,26 @@ function ownedFiles(packages: readonly Package[], tree: FileTree): SbomFileEntry
     }
   }
   return files;
+}
+
+/** What one catalog pass sees: the squashed filesystem, or (all-layers) one layer's own files. */
+type CatalogView = Pick<CatalogInput, 'files' | 'allPaths' | 'resolvePath'>;
+
+function layerView(layer: LayerAnalysis): CatalogView {
+  const allPaths = new Set<string>();
+  for (const e of layer.entries) if (e.type === 'file' || e.type === 'hardlink') allPaths.add(e.path);
+  return {
+    files: layer.captured.map((c) => ({ path: c.path, bytes: c.bytes, layerDiffId: layer.diffId })),
+    allPaths,
+  };
+}
+
+/** A package no longer in the final filesystem: it came in with the first layer that holds it and was last seen in the last. */
+function withLayerSpan(pkg: Package, diffIds: readonly Digest[]): Package {
+  const found = pkg.locations
+    .map((l) => (l.layerDiffId === undefined ? -1 : diffIds.indexOf(l.layerDiffId)))
+    .filter((i) => i >= 0)
+    .sort((a, b) => a - b);
+  if (found.length === 0) return pkg;
+  return { ...pkg, introducedBy: diffIds[found[0]!]!, lastChangedBy: diffIds[found.at(-1)!]! };
 }

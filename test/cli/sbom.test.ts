@@ -155,6 +155,36 @@ describe('sigil sbom', () => {
     expect(libc.introducedBy).toBe(demo.layers[1]!.diffId);
   });
 
+  it('--scope all-layers also reports packages a later layer removed, with the layers they were in', async () => {
+    const demo = await demoImage();
+    const r = await runSigil(['sbom', '-o', 'json', '--scope', 'all-layers', `oci-dir:${purged}:purged`], { env });
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.stdout) as SigilJson & {
+      packages: { name: string; locations: { path: string; layerDiffId?: string }[] }[];
+    };
+    expect(doc.packages.map((p) => p.name).sort()).toEqual([
+      'base-files',
+      'gcc-12-base',
+      'libc6',
+      'libgcc-s1',
+      'libzstd1',
+      'mawk',
+      'netbase',
+      'zlib1g',
+    ]);
+    const mawk = doc.packages.find((p) => p.name === 'mawk')!;
+    const top = demo.layers.at(-1)!.diffId;
+    expect(mawk.introducedBy).toBe(top);
+    expect(mawk.lastChangedBy).toBe(top);
+    // base-files is in every layer's rewrite of the database: one package, a location per layer.
+    const baseFiles = doc.packages.find((p) => p.name === 'base-files')!;
+    const layersOfBase = new Set(
+      baseFiles.locations.filter((l) => l.path === '/var/lib/dpkg/status').map((l) => l.layerDiffId),
+    );
+    expect(layersOfBase.size).toBe(4);
+    expect(baseFiles.introducedBy).toBe(demo.layers[0]!.diffId);
+  });
+
   it('gives identical package lists from registry, OCI layout, OCI archive and docker archive', async () => {
     const ref = `${registry.host}/sbom/demo:1`;
     const archive = join(work, 'demo.tar');

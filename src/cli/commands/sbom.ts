@@ -18,6 +18,7 @@ interface SbomArgs {
   cache: boolean;
   'cache-dir'?: string;
   files?: boolean;
+  scope: 'squashed' | 'all-layers';
 }
 
 /** Write `text` to `file` whole or not at all: a reader never sees half an SBOM. */
@@ -67,6 +68,11 @@ export const sbomCommand: Command = {
             default: true,
             describe: 'reuse per-layer analyses (--no-cache to read every layer)',
           })
+          .option('scope', {
+            choices: ['squashed', 'all-layers'] as const,
+            default: 'squashed' as const,
+            describe: 'squashed: the final filesystem; all-layers: also packages later layers removed',
+          })
           .option('files', {
             type: 'boolean',
             describe: 'also list the files each package owns (SPDX per-file section)',
@@ -112,6 +118,7 @@ export const sbomCommand: Command = {
               onLayer: progress.update,
               toolVersion: VERSION,
               files: a.files ?? false,
+              scope: a.scope,
             });
             progress.finish();
             for (const w of result.warnings) ctx.out.info(`warning: ${w}`);
