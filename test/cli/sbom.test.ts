@@ -22,6 +22,7 @@ interface SigilJson {
     license?: string;
     introducedBy?: string;
     lastChangedBy?: string;
+    locations: { path: string; layerDiffId?: string }[];
   }[];
 }
 
@@ -159,9 +160,7 @@ describe('sigil sbom', () => {
     const demo = await demoImage();
     const r = await runSigil(['sbom', '-o', 'json', '--scope', 'all-layers', `oci-dir:${purged}:purged`], { env });
     expect(r.code).toBe(0);
-    const doc = JSON.parse(r.stdout) as SigilJson & {
-      packages: { name: string; locations: { path: string; layerDiffId?: string }[] }[];
-    };
+    const doc = JSON.parse(r.stdout) as SigilJson;
     expect(doc.packages.map((p) => p.name).sort()).toEqual([
       'base-files',
       'gcc-12-base',
