@@ -1,6 +1,7 @@
-/** The output formats by name, and syft's `-o FORMAT[=FILE]` flag. */
+/** Every output format's encoder by name, loaded together (for library use). */
 import { cycloneDx17JsonEncoder, cycloneDxJsonEncoder } from './cyclonedx.ts';
-import { type SbomEncoder, SbomError, type SbomFormat } from './document.ts';
+import type { SbomEncoder, SbomFormat } from './document.ts';
+import { resolveFormat } from './formats.ts';
 import { sigilJsonEncoder } from './sigil-json.ts';
 import { spdxJsonEncoder } from './spdx.ts';
 import { tableEncoder } from './table.ts';
@@ -13,44 +14,9 @@ const ENCODERS: Record<SbomFormat, SbomEncoder> = {
   table: tableEncoder,
 };
 
-/** Names syft also accepts for the same outputs (versions spelled out). */
-const ALIASES: Record<string, SbomFormat> = {
-  'spdx-json@2.3': 'spdx-json',
-  'cyclonedx-json@1.6': 'cyclonedx-json',
-};
+export { type OutputTarget, parseOutputFlag, SBOM_FORMATS } from './formats.ts';
 
-export const SBOM_FORMATS: readonly SbomFormat[] = Object.keys(ENCODERS) as SbomFormat[];
-
+/** The encoder for a format name, synchronously (every encoder loaded); the CLI uses `loadEncoder`. */
 export function encoderFor(id: string): SbomEncoder {
-  const key = id.trim().toLowerCase();
-  const format = (Object.hasOwn(ENCODERS, key) ? key : ALIASES[key]) as SbomFormat | undefined;
-  if (format === undefined) {
-    throw new SbomError('FORMAT_UNKNOWN', `unknown SBOM format "${id}": use one of ${SBOM_FORMATS.join(', ')}`);
-  }
-  return ENCODERS[format];
-}
-
-export interface OutputTarget {
-  format: SbomFormat;
-  /** Where to write; undefined → stdout. */
-  file?: string;
-}
-
-/**
- * `spdx-json` → stdout, `spdx-json=out/sbom.json` → that file. Split at the first `=`, so a file
- * name may itself contain `=`.
- */
-export function parseOutputFlag(value: string): OutputTarget {
-  const eq = value.indexOf('=');
-  const name = (eq < 0 ? value : value.slice(0, eq)).trim();
-  if (name === '') {
-    throw new SbomError('OUTPUT_FLAG_INVALID', `-o "${value}": expected FORMAT[=FILE], e.g. spdx-json=sbom.spdx.json`);
-  }
-  const format = encoderFor(name).id;
-  if (eq < 0) return { format };
-  const file = value.slice(eq + 1);
-  if (file.trim() === '') {
-    throw new SbomError('OUTPUT_FLAG_INVALID', `-o "${value}": no file after "="; write -o ${name} for stdout`);
-  }
-  return { format, file };
+  return ENCODERS[resolveFormat(id)];
 }

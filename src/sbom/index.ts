@@ -10,7 +10,8 @@ export {
   type SbomFormat,
   type SbomSource,
 } from './document.ts';
-export { encoderFor, parseOutputFlag, SBOM_FORMATS } from './encoders.ts';
+export { encoderFor } from './encoders.ts';
+export { loadEncoder, type OutputTarget, parseOutputFlag, resolveFormat, SBOM_FORMATS } from './formats.ts';
 export {
   DEFAULT_CATALOGERS,
   defaultCacheDir,

@@ -192,3 +192,13 @@ describe('document checks', () => {
     );
   });
 });
+
+describe('loadEncoder', () => {
+  test('loads, for every format and alias, the same encoder encoderFor returns', async () => {
+    const { loadEncoder } = await import('../../src/sbom/formats.ts');
+    for (const f of [...SBOM_FORMATS, 'spdx-json@2.3', 'cyclonedx-json@1.6']) {
+      expect(await loadEncoder(f)).toBe(encoderFor(f));
+    }
+    await expect(loadEncoder('cyclonedx-xml')).rejects.toThrow(/use one of spdx-json/);
+  });
+});

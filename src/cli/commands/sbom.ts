@@ -3,7 +3,7 @@ import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { LayerProgress } from '../../filesystem/index.ts';
 import type { EncodeOptions } from '../../sbom/document.ts';
-import type { OutputTarget } from '../../sbom/encoders.ts';
+import { loadEncoder, type OutputTarget, parseOutputFlag } from '../../sbom/formats.ts';
 import { SbomError } from '../../sbom/errors.ts';
 import type { Command } from '../command.ts';
 import { platformOption, VERSION } from '../context.ts';
@@ -92,8 +92,7 @@ export const sbomCommand: Command = {
         run<SbomArgs>(
           argv,
           async (ctx, a) => {
-            // Catalogers and encoders (cyclonedx-library, spdx data) load only for this command.
-            const { encoderFor, parseOutputFlag } = await import('../../sbom/encoders.ts');
+            // Catalogers load only for this command, and each encoder only when its format is asked for.
             const { defaultCacheDir, generateSbom } = await import('../../sbom/generate.ts');
             const stdoutIsTty = ctx.io.stdout.isTTY === true;
             const targets: OutputTarget[] =
@@ -124,7 +123,7 @@ export const sbomCommand: Command = {
             for (const w of result.warnings) ctx.out.info(`warning: ${w}`);
             for (const a of result.attributed) ctx.out.debug(`not listed separately: ${a}`);
             for (const t of targets) {
-              const text = encoderFor(t.format).encode(result.document, encodeOptions);
+              const text = (await loadEncoder(t.format)).encode(result.document, encodeOptions);
               if (t.file === undefined) ctx.out.raw(text.endsWith('\n') ? text : `${text}\n`);
               else await writeAtomically(t.file, text.endsWith('\n') ? text : `${text}\n`);
             }
