@@ -43,7 +43,10 @@ export interface GenerateSbomOptions extends SourceOptions {
    */
   scope?: 'squashed' | 'all-layers';
   catalogers?: readonly Cataloger[];
-  /** Paths to leave out, with everything below them (`/usr/share/doc`); syft's --exclude takes globs, see the CLI. */
+  /**
+   * Paths to leave out, with everything below them (`/usr/share/doc`). syft's --exclude takes
+   * globs; a path prefix covers its common uses (`./usr/share/doc/**`) without a glob engine.
+   */
   exclude?: readonly string[];
   /** A layer cache; `false` for none. Default: `cacheDir`'s `layers/`. */
   cache?: LayerCache | false;
