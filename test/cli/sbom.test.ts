@@ -244,6 +244,18 @@ describe('sigil sbom', () => {
     expect((JSON.parse(without.stdout) as { files?: unknown[] }).files ?? []).toHaveLength(0);
   });
 
+  it('--exclude leaves paths out: no copyrights under /usr/share/doc, no packages without the dpkg database', async () => {
+    const docs = await runSigil(['sbom', '-o', 'json', '--exclude', '/usr/share/doc', `oci-dir:${demoLayout}`], {
+      env,
+    });
+    expect(docs.code).toBe(0);
+    const pkgs = (JSON.parse(docs.stdout) as SigilJson).packages;
+    expect(pkgs).toHaveLength(8);
+    expect(pkgs.every((p) => p.license === undefined)).toBe(true);
+    const db = await runSigil(['sbom', '-o', 'json', '--exclude', '/var/lib/dpkg/', `oci-dir:${demoLayout}`], { env });
+    expect((JSON.parse(db.stdout) as SigilJson).packages).toHaveLength(0);
+  });
+
   it('an unknown format is a usage error listing the formats', async () => {
     const r = await runSigil(['sbom', '-o', 'spdx-yaml', `oci-dir:${demoLayout}`], { env });
     expect(r.code).toBe(2);
