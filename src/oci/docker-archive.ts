@@ -4,6 +4,7 @@ import { ArchiveTarget } from './archive-target.ts';
 import type { ContentSource, ContentTarget } from './content.ts';
 import { type Digest, isDigest, sha256 } from './digest.ts';
 import { OciError } from './errors.ts';
+import { parseReference } from './reference.ts';
 import { type FileSet, openArchiveFiles } from './file-set.ts';
 import {
   blobName,
@@ -47,15 +48,8 @@ export function normaliseImageName(name: string): string {
   if (name.includes('@')) {
     throw new OciError('REFERENCE_INVALID', `"${name}": a docker archive names images by tag, not by digest`);
   }
-  const slash = name.lastIndexOf('/');
-  const colon = name.lastIndexOf(':');
-  let repo = colon > slash ? name.slice(0, colon) : name;
-  const tag = colon > slash ? name.slice(colon + 1) : 'latest';
-  const first = repo.split('/')[0]!;
-  const hasRegistry = repo.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost');
-  if (!hasRegistry) repo = repo.includes('/') ? `docker.io/${repo}` : `docker.io/library/${repo}`;
-  else if (first === 'index.docker.io') repo = `docker.io${repo.slice(first.length)}`;
-  return `${repo.toLowerCase()}:${tag}`;
+  const ref = parseReference(name, { defaultTag: 'latest' });
+  return `${ref.name}:${ref.tag ?? 'latest'}`;
 }
 
 function sameImageName(a: string, b: string): boolean {
