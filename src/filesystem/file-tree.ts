@@ -21,6 +21,9 @@ export interface FileNode {
   /** Index into the image's layers (0 = bottom) of the layer this version of the path came from. */
   layerIndex: number;
   layerDiffId: Digest;
+  /** Content digests (hex), when the squash was asked for them. */
+  sha1?: string;
+  sha256?: string;
 }
 
 export interface FileTree {

@@ -7,7 +7,7 @@ import type { Digest } from '../oci/digest.ts';
 import type { Layer } from '../oci/image.ts';
 import type { FileType } from './file-tree.ts';
 import { baseName, comparePaths, joinPath, normalizePath, parentPath } from './paths.ts';
-import { asLayerError, tarEntries } from './tar-entries.ts';
+import { asLayerError, fileDigests, tarEntries } from './tar-entries.ts';
 
 export interface LayerEntryInfo {
   path: string;
@@ -15,6 +15,9 @@ export interface LayerEntryInfo {
   size: number;
   mode: number;
   linkTarget?: string;
+  /** Content digests (hex) of a regular file or hardlink, when the analysis was asked for them. */
+  sha1?: string;
+  sha256?: string;
 }
 
 export interface LayerAnalysis {
@@ -40,6 +43,8 @@ export interface AnalyzeOptions {
   signal?: AbortSignal;
   /** Compressed bytes read so far, as they are read. */
   onBytes?: (bytes: number) => void;
+  /** Hash every regular file's content (streamed) into its entry. */
+  fileDigests?: boolean;
 }
 
 /** Big enough for any package database seen in practice (a full RHEL rpmdb.sqlite is ~30 MB). */
@@ -123,6 +128,8 @@ export async function analyzeLayer(layer: Layer, options: AnalyzeOptions): Promi
           );
         } else {
           info.size = t.size;
+          if (t.sha1 !== undefined) info.sha1 = t.sha1;
+          if (t.sha256 !== undefined) info.sha256 = t.sha256;
           if (options.wants(e.path)) {
             const bytes = captured.get(target);
             if (bytes !== undefined) captured.set(e.path, bytes);
@@ -130,9 +137,13 @@ export async function analyzeLayer(layer: Layer, options: AnalyzeOptions): Promi
             else pendingLinks.set(e.path, target);
           }
         }
-      } else if (e.type === 'file' && options.wants(e.path)) {
-        if (e.size > maxFileSize) warnings.push(overCapWarning(e.path, e.size, maxFileSize, layer));
-        else captured.set(e.path, await e.read());
+      } else if (e.type === 'file' && options.wants(e.path) && e.size <= maxFileSize) {
+        const bytes = await e.read();
+        captured.set(e.path, bytes);
+        if (options.fileDigests) Object.assign(info, fileDigests(bytes));
+      } else if (e.type === 'file') {
+        if (options.wants(e.path)) warnings.push(overCapWarning(e.path, e.size, maxFileSize, layer));
+        if (options.fileDigests) Object.assign(info, await e.digests());
       }
       entries.push(info);
       byPath.set(e.path, info);

@@ -53,6 +53,8 @@ export interface SquashOptions {
    * catalogers' names and versions, i.e. what `wants` accepts). Part of the cache key.
    */
   cacheSalt?: string;
+  /** Hash every regular file (SHA-1, SHA-256) as it streams by, for per-file SBOM entries. */
+  fileDigests?: boolean;
 }
 
 export interface SquashResult {
@@ -122,7 +124,7 @@ async function runBounded(
 async function analyzeAll(image: Pick<Image, 'layers'>, o: Resolved, warnings: string[]): Promise<LayerAnalysis[]> {
   const layers = image.layers;
   const analyses: LayerAnalysis[] = new Array<LayerAnalysis>(layers.length);
-  const salt = `${o.cacheSalt ?? ''}\0maxFileSize=${o.maxFileSize}`;
+  const salt = `${o.cacheSalt ?? ''}\0maxFileSize=${o.maxFileSize}${o.fileDigests ? '\0digests' : ''}`;
   await runBounded(layers.length, o.concurrency, o.signal, async (i, signal) => {
     const layer = layers[i]!;
     const key = o.cache ? layerCacheKey(layer.diffId, salt) : '';
@@ -144,6 +146,7 @@ async function analyzeAll(image: Pick<Image, 'layers'>, o: Resolved, warnings: s
       wants: o.wants,
       maxFileSize: o.maxFileSize,
       maxLayerBytes: o.maxLayerBytes,
+      ...(o.fileDigests ? { fileDigests: true } : {}),
       signal,
       ...(o.onLayer
         ? { onBytes: (bytes: number) => o.onLayer!({ diffId: layer.diffId, index: i, bytes, done: false }) }

@@ -29,6 +29,21 @@ export interface TarEntry {
   readonly linkname?: string;
   /** The whole body; call at most once, before asking for the next entry. */
   read(): Promise<Buffer>;
+  /** SHA-1 and SHA-256 of the body, streamed (never buffered); instead of `read`, not as well. */
+  digests(): Promise<FileDigests>;
+}
+
+/** Hex digests of a file's content, as SPDX's per-file checksums want them (SHA1 is mandatory there). */
+export interface FileDigests {
+  sha1: string;
+  sha256: string;
+}
+
+export function fileDigests(bytes: Uint8Array): FileDigests {
+  return {
+    sha1: createHash('sha1').update(bytes).digest('hex'),
+    sha256: createHash('sha256').update(bytes).digest('hex'),
+  };
 }
 
 export interface TarEntriesOptions {
@@ -272,6 +287,24 @@ async function feed(src: Readable, extract: tar.Extract): Promise<void> {
   }
 }
 
+async function hashBody(body: Readable, size: number, what: string, path: string): Promise<FileDigests> {
+  const sha1 = createHash('sha1');
+  const sha256 = createHash('sha256');
+  let length = 0;
+  for await (const chunk of body) {
+    const c = chunk as Buffer;
+    length += c.length;
+    sha1.update(c);
+    sha256.update(c);
+  }
+  if (length !== size)
+    throw new FilesystemError(
+      'LAYER_CORRUPT',
+      `${what}: ${path} is ${length < size ? 'truncated' : 'longer than its header'}`,
+    );
+  return { sha1: sha1.digest('hex'), sha256: sha256.digest('hex') };
+}
+
 async function readBody(body: Readable, size: number, what: string, path: string): Promise<Buffer> {
   const out = Buffer.allocUnsafe(size);
   let offset = 0;
@@ -317,6 +350,11 @@ export async function* tarEntries(
           if (consumed) throw new Error(`${what}: ${path} read twice`);
           consumed = true;
           return readBody(body as unknown as Readable, size, what, path);
+        },
+        digests: () => {
+          if (consumed) throw new Error(`${what}: ${path} read twice`);
+          consumed = true;
+          return hashBody(body as unknown as Readable, size, what, path);
         },
       };
       yield entry;

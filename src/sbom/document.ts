@@ -29,7 +29,8 @@ export interface SbomSource {
 export interface SbomFileEntry {
   /** Absolute path inside the image. */
   path: string;
-  /** Hex sha256 of the content (regular files). */
+  /** Hex digests of the content (regular files). */
+  sha1?: string;
   sha256?: string;
   layerDiffId?: Digest;
   /** ids of the packages that own the file. */
@@ -255,7 +256,7 @@ export function canonicalFiles(files: readonly SbomFileEntry[], packageIds: Read
     for (const id of f.ownerIds) seen.owners.add(id);
     // One file has one content; if two entries disagree, pick by value so input order cannot matter.
     if (f.sha256 !== undefined && (seen.entry.sha256 === undefined || f.sha256 < seen.entry.sha256)) {
-      seen.entry = { ...seen.entry, sha256: f.sha256 };
+      seen.entry = { ...seen.entry, sha256: f.sha256, ...(f.sha1 !== undefined ? { sha1: f.sha1 } : {}) };
     }
   }
   return [...byKey.values()]

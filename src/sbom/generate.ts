@@ -108,6 +108,7 @@ export async function generateSbom(
       ...(options.concurrency ? { concurrency: options.concurrency } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
       ...(options.onLayer ? { onLayer: options.onLayer } : {}),
+      ...(options.files ? { fileDigests: true } : {}),
     });
     const warnings = [...squashed.warnings];
     const distro = detectDistro(squashed.files.filter((f) => osReleaseWants(f.path)));
@@ -198,7 +199,13 @@ function ownedFiles(packages: readonly Package[], tree: FileTree): SbomFileEntry
     for (const path of pkg.files ?? []) {
       const node = tree.get(path);
       if (node === undefined) continue;
-      files.push({ path, layerDiffId: node.layerDiffId, ownerIds: [pkg.id] });
+      files.push({
+        path,
+        layerDiffId: node.layerDiffId,
+        ownerIds: [pkg.id],
+        ...(node.sha1 ? { sha1: node.sha1 } : {}),
+        ...(node.sha256 ? { sha256: node.sha256 } : {}),
+      });
     }
   }
   return files;

@@ -172,11 +172,11 @@ export function encodeSpdx(doc: SbomDocument, options: EncodeOptions = {}): stri
     files = entries.map((f, i) => ({
       fileName: f.path.replace(/^\/+/, ''),
       SPDXID: fileIds[i]!,
-      // The schema requires a checksum; without a digest syft writes an all-zero SHA1, and so do we.
-      checksums:
-        f.sha256 !== undefined
-          ? [{ algorithm: 'SHA256', checksumValue: f.sha256 }]
-          : [{ algorithm: 'SHA1', checksumValue: '0'.repeat(40) }],
+      // SPDX 2.3 makes SHA1 mandatory for files; without a digest syft writes an all-zero SHA1, and so do we.
+      checksums: [
+        { algorithm: 'SHA1', checksumValue: f.sha1 ?? '0'.repeat(40) },
+        ...(f.sha256 !== undefined ? [{ algorithm: 'SHA256', checksumValue: f.sha256 }] : []),
+      ],
       licenseConcluded: NOASSERTION,
       licenseInfoInFiles: [NOASSERTION],
       copyrightText: NOASSERTION,

@@ -229,7 +229,7 @@ describe('sigil sbom', () => {
     expect(r.code).toBe(0);
     expect(spdxProblems(r.stdout)).toEqual([]);
     const doc = JSON.parse(r.stdout) as {
-      files: { fileName: string; SPDXID: string }[];
+      files: { fileName: string; SPDXID: string; checksums: { algorithm: string; checksumValue: string }[] }[];
       relationships: { spdxElementId: string; relationshipType: string; relatedSpdxElement: string }[];
     };
     expect(doc.files.length).toBeGreaterThan(300);
@@ -240,6 +240,18 @@ describe('sigil sbom', () => {
       doc.relationships.filter((x) => x.relationshipType === 'CONTAINS').map((x) => x.relatedSpdxElement),
     );
     expect(doc.files.every((f) => contained.has(f.SPDXID))).toBe(true);
+    // Checksums are of the real content: compare with the file GNU tar extracts from the layers.
+    const root = join(work, 'files-root');
+    await mkdir(root, { recursive: true });
+    for (const l of (await demoImage()).layers) {
+      execFileSync('tar', ['-xzf', join(demoLayout, 'blobs/sha256', l.descriptor.digest.slice(7)), '-C', root]);
+    }
+    const mawkBytes = await readFile(join(root, 'usr/bin/mawk'));
+    const mawk = doc.files.find((f) => f.fileName.endsWith('usr/bin/mawk'))!;
+    expect(mawk.checksums).toEqual([
+      { algorithm: 'SHA1', checksumValue: createHash('sha1').update(mawkBytes).digest('hex') },
+      { algorithm: 'SHA256', checksumValue: createHash('sha256').update(mawkBytes).digest('hex') },
+    ]);
     const without = await runSigil(['sbom', '-o', 'spdx-json', `oci-dir:${demoLayout}`], { env });
     expect((JSON.parse(without.stdout) as { files?: unknown[] }).files ?? []).toHaveLength(0);
   });

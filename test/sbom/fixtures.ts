@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 /**
  * An SBOM document built by code: a two-layer Debian image with OS and language packages chosen to
  * reach every branch of the encoders — a LicenseRef, an OR expression, a package without a license,
@@ -131,6 +132,7 @@ export function fixtureFiles(): SbomFileEntry[] {
   return [
     {
       path: '/usr/bin/bash',
+      sha1: createHash('sha1').update('bash').digest('hex'),
       sha256: sha256('bash').slice(7),
       layerDiffId: LAYER0.diffId,
       ownerIds: ['deb:bash@5.2.15-2+b2:amd64'],
