@@ -24,8 +24,14 @@ export function gemWants(path: string): boolean {
   return SPEC_PATH.test(path);
 }
 
-export function gemPackageId(name: string, version: string): string {
-  return `gem:${name}@${version}`;
+/** Like the deb and rpm ids: the platform, when there is one, after a colon. */
+export function gemPackageId(name: string, version: string, platform?: string): string {
+  return platform === undefined ? `gem:${name}@${version}` : `gem:${name}@${version}:${platform}`;
+}
+
+/** RubyGems' full name: the directory under `gems/` and the specification's file name. */
+function fullName(spec: Gemspec): string {
+  return spec.platform === undefined ? `${spec.name}-${spec.version}` : `${spec.name}-${spec.version}-${spec.platform}`;
 }
 
 /**
@@ -78,14 +84,16 @@ export const gemCataloger: Cataloger = {
 
 function packageFromSpec(spec: Gemspec, file: CatalogFile, allPaths: ReadonlySet<string>): Package {
   const pkg: Package = {
-    id: gemPackageId(spec.name, spec.version),
+    id: gemPackageId(spec.name, spec.version, spec.platform),
     type: 'gem',
     name: spec.name,
     version: spec.version,
-    purl: buildPurl('gem', undefined, spec.name, spec.version),
+    // The purl spec's gem type names `platform` as its qualifier (`pkg:gem/jruby-launcher@1.1.2?platform=java`).
+    purl: buildPurl('gem', undefined, spec.name, spec.version, { platform: spec.platform }),
     locations: [{ path: file.path, layerDiffId: file.layerDiffId }],
     ...provenance(file),
   };
+  if (spec.platform !== undefined) pkg.arch = spec.platform;
   const license = gemLicense(spec.licenses);
   if (license !== undefined) pkg.license = license;
   if (spec.authors.length > 0) pkg.supplier = spec.authors.join(', ');
@@ -123,14 +131,14 @@ export function gemLicense(licenses: readonly string[]): string | undefined {
 }
 
 /**
- * `s.files` are relative to `<GEM_HOME>/gems/<name>-<version>/`, next to `specifications/`. Only
+ * `s.files` are relative to `<GEM_HOME>/gems/<name>-<version>[-<platform>]/`, next to `specifications/`. Only
  * paths that exist are kept: default gems and Debian's packaged gems install their code elsewhere
  * (rubylibdir, vendor_ruby), so the list would name files that are not there.
  */
 function ownedFiles(spec: Gemspec, specPath: string, allPaths: ReadonlySet<string>): string[] {
   if (allPaths.size === 0 || spec.files.length === 0) return [];
   const home = specPath.slice(0, specPath.lastIndexOf('/specifications/'));
-  const gemDir = posix.join(home, 'gems', `${spec.name}-${spec.version}`);
+  const gemDir = posix.join(home, 'gems', fullName(spec));
   const out = new Set<string>();
   for (const f of spec.files) {
     const p = posix.join(gemDir, f);

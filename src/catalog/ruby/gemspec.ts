@@ -1,9 +1,9 @@
 /**
  * Installed gem specifications (`<GEM_HOME>/specifications/<name>-<version>.gemspec`) read without
  * Ruby. RubyGems writes them with `Gem::Specification#to_ruby`: one `s.<attr> = <literal>` per line,
- * strings as `"…".freeze` with Ruby's `String#inspect` escapes, arrays of those, and dependencies as
- * `s.add_runtime_dependency(%q<name>.freeze, ["~> 1.0"])`. Older RubyGems (< 3.5) wrap the
- * dependencies in `if s.respond_to? :add_runtime_dependency then … else … end` whose `else` branch
+ * strings as `"…".freeze` with Ruby's `String#dump` escapes, arrays of those, and dependencies as
+ * `s.add_runtime_dependency(%q<name>.freeze, ["~> 1.0"])`. RubyGems as old as Debian 12's (3.3) wraps the
+ * dependencies in `if s.respond_to? :add_runtime_dependency then … else … end`, whose `else` branch
  * repeats every dependency, development ones included, as `add_dependency`: that branch is skipped.
  * Anything that is not a literal (a constant, a method call) is not evaluated: the attribute is
  * treated as absent, as syft's regex reader does.
@@ -18,6 +18,11 @@ export interface GemDependency {
 export interface Gemspec {
   name: string;
   version: string;
+  /**
+   * `s.platform` for gems built for one platform (`x86_64-linux`, `java`); undefined for pure-Ruby
+   * gems, whose platform is `ruby` and which RubyGems writes without the line.
+   */
+  platform?: string;
   /** `s.licenses = [...]` or `s.license = "…"`, as written. */
   licenses: string[];
   authors: string[];
@@ -95,7 +100,8 @@ export function parseGemspec(content: string, path: string): ParsedGemspec {
     const a = assign.exec(line);
     if (a === null) continue;
     // `… if s.respond_to? :metadata=` guards only say which RubyGems can read the attribute.
-    const value = parseValue(a[2]!.replace(new RegExp(`\\s+if\\s+${v}\\.respond_to\\?.*$`), ''));
+    const src = a[2]!.replace(new RegExp(`\\s+if\\s+${v}\\.respond_to\\?.*$`), '');
+    const value = a[1] === 'platform' ? parsePlatform(src) : parseValue(src);
     if (value !== undefined && !attrs.has(a[1]!)) attrs.set(a[1]!, value);
   }
 
@@ -119,11 +125,26 @@ export function parseGemspec(content: string, path: string): ParsedGemspec {
     runtimeDependencies: runtime,
     developmentDependencies: development,
   };
+  const platform = attrs.get('platform');
+  if (typeof platform === 'string' && platform.trim() !== '' && platform.trim() !== 'ruby')
+    spec.platform = platform.trim();
   const homepage = attrs.get('homepage');
   if (typeof homepage === 'string' && homepage !== '') spec.homepage = homepage;
   const summary = attrs.get('summary');
   if (typeof summary === 'string' && summary !== '') spec.summary = summary;
   return { spec, warnings };
+}
+
+/**
+ * `"x86_64-linux".freeze`, or `Gem::Platform.new(["x86_64", "linux", nil])`, which `ruby_code`
+ * writes when the original platform was an object: its parts joined as `Gem::Platform#to_s` does.
+ */
+function parsePlatform(src: string): Value | undefined {
+  const m = /^\s*Gem::Platform\.new\((.*)\)\s*$/.exec(src);
+  if (m === null) return parseValue(src);
+  const parts = parseValue(m[1]!);
+  if (!Array.isArray(parts)) return undefined;
+  return parts.filter((p): p is string => typeof p === 'string' && p !== '').join('-');
 }
 
 /** Every non-empty string in a value, arrays flattened, in order, duplicates dropped. */
@@ -255,7 +276,7 @@ class LiteralReader {
     return undefined;
   }
 
-  /** The escapes `String#inspect` writes: `\n \t \" \\ \#`, `\e`, `\uXXXX`, `\u{…}`, `\xHH`. */
+  /** The escapes `String#dump` writes (RubyGems' `ruby_code`): `\n \t \" \\ \#`, `\e`, `\uXXXX`, `\u{…}`, `\xHH`. */
   private doubleQuoted(): string | undefined {
     let out = '';
     const bytes: number[] = [];

@@ -28,7 +28,7 @@ end
 `;
 }
 
-// RubyGems 3.5+: no respond_to? guards, requirement strings frozen too.
+// Newer RubyGems: no respond_to? guards, requirement strings frozen too.
 const FLAT = spec(
   'nokogiri',
   '1.16.0',
@@ -106,6 +106,14 @@ describe('parseGemspec', () => {
     expect(s.authors).toEqual(['Hiroshi SHIBATA', 'Eric Hodel']);
     expect(s.homepage).toBe('https://github.com/ruby/rake');
     expect(s.summary).toBe('Rake is a Make-like program');
+  });
+
+  test('platform: a string, a Gem::Platform object, or none for pure-Ruby gems', () => {
+    const plat = (line: string) => parseGemspec(spec('nokogiri', '1.16.0', line), '/n.gemspec').spec!.platform;
+    expect(plat('  s.platform = "x86_64-linux".freeze')).toBe('x86_64-linux');
+    expect(plat('  s.platform = Gem::Platform.new(["x86_64", "linux", nil])')).toBe('x86_64-linux');
+    expect(plat('  s.platform = "ruby".freeze')).toBeUndefined();
+    expect(plat('')).toBeUndefined();
   });
 
   test('broken specifications: a warning naming the file, no spec', () => {
@@ -196,6 +204,28 @@ describe('gemCataloger', () => {
     expect(gemCataloger.wants('/usr/share/rubygems-integration/all/specifications/rake-13.0.6.gemspec')).toBe(true);
     expect(gemCataloger.wants('/app/rails.gemspec')).toBe(false);
     expect(gemCataloger.wants('/usr/lib/ruby/gems/3.1.0/gems/rake-13.0.6/rake.gemspec')).toBe(false);
+  });
+
+  test('platform gems: arch, purl qualifier, id, and files under gems/<name>-<version>-<platform>/', async () => {
+    const base = '/usr/local/bundle';
+    const text = spec(
+      'nokogiri',
+      '1.16.0',
+      '  s.platform = "x86_64-linux".freeze\n  s.files = ["lib/nokogiri.rb".freeze, "../../etc/passwd".freeze]',
+    );
+    const r = await gemCataloger.catalog({
+      files: [
+        file(`${base}/specifications/nokogiri-1.16.0-x86_64-linux.gemspec`, text),
+        file(`${base}/specifications/nokogiri-1.16.0.gemspec`, spec('nokogiri', '1.16.0')),
+      ],
+      allPaths: new Set([`${base}/gems/nokogiri-1.16.0-x86_64-linux/lib/nokogiri.rb`, '/etc/passwd']),
+    });
+    expect(r.packages.map((p) => [p.id, p.purl, p.arch])).toEqual([
+      ['gem:nokogiri@1.16.0', 'pkg:gem/nokogiri@1.16.0', undefined],
+      ['gem:nokogiri@1.16.0:x86_64-linux', 'pkg:gem/nokogiri@1.16.0?platform=x86_64-linux', 'x86_64-linux'],
+    ]);
+    // A listed path that climbs out of the gem directory is not the gem's file.
+    expect(r.packages[1]!.files).toEqual([`${base}/gems/nokogiri-1.16.0-x86_64-linux/lib/nokogiri.rb`]);
   });
 
   test('license names: BSDL and PSFL, unknown names as LicenseRef, duplicates once', () => {
