@@ -22,3 +22,4 @@ export { pythonCataloger, pythonWants } from './python/cataloger.ts';
 export { rpmCataloger, rpmWants } from './rpm/cataloger.ts';
 export { javaCataloger } from './java/cataloger.ts';
 export { npmCataloger } from './npm/cataloger.ts';
+export { composerCataloger, composerWants } from './composer/cataloger.ts';

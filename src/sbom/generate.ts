@@ -2,6 +2,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { CatalogInput, Cataloger } from '../catalog/cataloger.ts';
 import { apkCataloger } from '../catalog/apk/cataloger.ts';
+import { composerCataloger } from '../catalog/composer/cataloger.ts';
 import { dpkgCataloger } from '../catalog/dpkg/cataloger.ts';
 import { detectDistro, osReleaseWants } from '../catalog/os-release.ts';
 import { javaCataloger } from '../catalog/java/cataloger.ts';
@@ -33,6 +34,7 @@ export const DEFAULT_CATALOGERS: readonly Cataloger[] = [
   pythonCataloger,
   npmCataloger,
   javaCataloger,
+  composerCataloger,
 ];
 
 export interface GenerateSbomOptions extends SourceOptions {
