@@ -23,3 +23,4 @@ export { rpmCataloger, rpmWants } from './rpm/cataloger.ts';
 export { javaCataloger } from './java/cataloger.ts';
 export { npmCataloger } from './npm/cataloger.ts';
 export { composerCataloger, composerWants } from './composer/cataloger.ts';
+export { gemCataloger, gemWants } from './ruby/cataloger.ts';

@@ -9,6 +9,7 @@ import { javaCataloger } from '../catalog/java/cataloger.ts';
 import { npmCataloger } from '../catalog/npm/cataloger.ts';
 import { pythonCataloger } from '../catalog/python/cataloger.ts';
 import { rpmCataloger } from '../catalog/rpm/cataloger.ts';
+import { gemCataloger } from '../catalog/ruby/cataloger.ts';
 import type { Package } from '../catalog/package.ts';
 import {
   directoryLayerCache,
@@ -34,6 +35,7 @@ export const DEFAULT_CATALOGERS: readonly Cataloger[] = [
   pythonCataloger,
   npmCataloger,
   javaCataloger,
+  gemCataloger,
   composerCataloger,
 ];
 

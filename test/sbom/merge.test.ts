@@ -55,3 +55,12 @@ describe('mergePackages', () => {
     expect(two).toEqual(one);
   });
 });
+
+describe('mergePackages and dependencies', () => {
+  it('points dependencies on an attributed package at the OS package that holds it', () => {
+    const meta = '/usr/lib/python3/dist-packages/six-1.16.0.dist-info/METADATA';
+    const app = { ...py('app', '/opt/app-1.dist-info/METADATA'), dependsOn: ['python:six@2'] };
+    const { packages } = mergePackages([deb('python3-six', [meta]), py('six', meta), app]);
+    expect(packages.find((p) => p.name === 'app')!.dependsOn).toEqual(['deb:python3-six@1:all']);
+  });
+});
