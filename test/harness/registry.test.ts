@@ -334,7 +334,8 @@ describe('startRegistry', () => {
     }
     expect(alive).toBe(false);
 
-    // Its directory outlived it (no exit handler runs on SIGKILL) until the next sweep.
+    // Its directory outlived it (no exit handler runs on SIGKILL) until the next sweep, which
+    // any registry start runs: another test file's start in a parallel worker may get there first.
     const port = new URL(url).port;
     const leftover = readdirSync(tmpdir())
       .filter((n) => n.startsWith('sigil-registry-'))
@@ -342,8 +343,8 @@ describe('startRegistry', () => {
       .filter(
         (d) => existsSync(join(d, 'config.yml')) && readFileSync(join(d, 'config.yml'), 'utf8').includes(`:${port}\n`),
       );
-    expect(leftover).toHaveLength(1);
+    expect(leftover.length).toBeLessThanOrEqual(1);
     sweepStaleTempDirs('sigil-registry-');
-    expect(existsSync(leftover[0]!)).toBe(false);
+    for (const d of leftover) expect(existsSync(d)).toBe(false);
   });
 });
