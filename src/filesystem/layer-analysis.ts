@@ -137,13 +137,16 @@ export async function analyzeLayer(layer: Layer, options: AnalyzeOptions): Promi
             else pendingLinks.set(e.path, target);
           }
         }
-      } else if (e.type === 'file' && options.wants(e.path) && e.size <= maxFileSize) {
-        const bytes = await e.read();
-        captured.set(e.path, bytes);
-        if (options.fileDigests) Object.assign(info, fileDigests(bytes));
       } else if (e.type === 'file') {
-        if (options.wants(e.path)) warnings.push(overCapWarning(e.path, e.size, maxFileSize, layer));
-        if (options.fileDigests) Object.assign(info, await e.digests());
+        const wanted = options.wants(e.path);
+        if (wanted && e.size <= maxFileSize) {
+          const bytes = await e.read();
+          captured.set(e.path, bytes);
+          if (options.fileDigests) Object.assign(info, fileDigests(bytes));
+        } else {
+          if (wanted) warnings.push(overCapWarning(e.path, e.size, maxFileSize, layer));
+          if (options.fileDigests) Object.assign(info, await e.digests());
+        }
       }
       entries.push(info);
       byPath.set(e.path, info);
