@@ -7,7 +7,7 @@ import type { Digest } from '../oci/digest.ts';
 import type { Layer } from '../oci/image.ts';
 import type { FileType } from './file-tree.ts';
 import { baseName, comparePaths, joinPath, normalizePath, parentPath } from './paths.ts';
-import { asLayerError, fileDigests, tarEntries } from './tar-entries.ts';
+import { asLayerError, fileDigests, type TarEntry, tarEntries } from './tar-entries.ts';
 
 export interface LayerEntryInfo {
   path: string;
@@ -56,6 +56,21 @@ const OPAQUE_MARKER = '.wh..wh..opq';
 const WHITEOUT_PREFIX = '.wh.';
 /** aufs keeps its own metadata under `.wh..wh.` names (`.wh..wh.plnk`, `.wh..wh.aufs`); they whiteout nothing. */
 const AUFS_META_PREFIX = '.wh..wh.';
+/** The layer's tar entries, its blob digest-checked and its uncompressed stream checked against its diffID. */
+async function layerEntries(
+  layer: Layer,
+  what: string,
+  options: Pick<AnalyzeOptions, 'maxLayerBytes' | 'signal' | 'onBytes'>,
+): Promise<AsyncGenerator<TarEntry, void, undefined>> {
+  const blob = await layer.open(options.signal);
+  return tarEntries(blob, what, {
+    maxBytes: options.maxLayerBytes ?? DEFAULT_MAX_LAYER_BYTES,
+    diffId: layer.diffId,
+    blobDigest: layer.digest,
+    ...(options.onBytes ? { onBytes: options.onBytes } : {}),
+  });
+}
+
 /** A hardlink may name another hardlink in broken tars; follow a few, then give up. */
 const MAX_HARDLINK_HOPS = 8;
 
@@ -80,13 +95,7 @@ export async function analyzeLayer(layer: Layer, options: AnalyzeOptions): Promi
   const pendingLinks = new Map<string, string>();
 
   try {
-    const blob = await layer.open(options.signal);
-    for await (const e of tarEntries(blob, what, {
-      maxBytes: options.maxLayerBytes ?? DEFAULT_MAX_LAYER_BYTES,
-      diffId: layer.diffId,
-      blobDigest: layer.digest,
-      ...(options.onBytes ? { onBytes: options.onBytes } : {}),
-    })) {
+    for await (const e of await layerEntries(layer, what, options)) {
       const base = baseName(e.path);
       if (base === OPAQUE_MARKER) {
         opaqueDirs.push(parentPath(e.path));
@@ -189,12 +198,7 @@ export async function readLayerFiles(
   const what = describeLayer(layer);
   const out = new Map<string, Uint8Array>();
   try {
-    const blob = await layer.open(options.signal);
-    for await (const e of tarEntries(blob, what, {
-      maxBytes: options.maxLayerBytes ?? DEFAULT_MAX_LAYER_BYTES,
-      diffId: layer.diffId,
-      blobDigest: layer.digest,
-    })) {
+    for await (const e of await layerEntries(layer, what, options)) {
       if (!paths.has(e.path)) continue;
       out.delete(e.path);
       if (e.type === 'file' && e.size <= maxFileSize) out.set(e.path, await e.read());
