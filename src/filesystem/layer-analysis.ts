@@ -56,6 +56,7 @@ const OPAQUE_MARKER = '.wh..wh..opq';
 const WHITEOUT_PREFIX = '.wh.';
 /** aufs keeps its own metadata under `.wh..wh.` names (`.wh..wh.plnk`, `.wh..wh.aufs`); they whiteout nothing. */
 const AUFS_META_PREFIX = '.wh..wh.';
+
 /** The layer's tar entries, its blob digest-checked and its uncompressed stream checked against its diffID. */
 async function layerEntries(
   layer: Layer,
