@@ -23,6 +23,28 @@ export interface WrittenLayer {
 
 export type LayerCompression = 'gzip' | 'none';
 
+/** Append one entry of `e.type` to a tar-stream pack; `header` carries name, mode, owner and mtime. */
+export function addTarEntry(
+  pack: tar.Pack,
+  header: { name: string; mode?: number; mtime?: Date; uid?: number; gid?: number; uname?: string; gname?: string },
+  e: Pick<LayerEntry, 'type' | 'data' | 'linkname'>,
+): void {
+  switch (e.type) {
+    case 'file':
+      pack.entry({ ...header, type: 'file', size: e.data?.length ?? 0 }, e.data ?? Buffer.alloc(0));
+      break;
+    case 'directory':
+      pack.entry({ ...header, type: 'directory' });
+      break;
+    case 'symlink':
+      pack.entry({ ...header, type: 'symlink', linkname: e.linkname ?? '' });
+      break;
+    case 'hardlink':
+      pack.entry({ ...header, type: 'link', linkname: e.linkname ?? '' });
+      break;
+  }
+}
+
 export async function writeTarLayer(
   layoutDir: string,
   entries: LayerEntry[],
@@ -40,20 +62,7 @@ export async function writeTarLayer(
       gname: 'root',
       mtime: FIXED_TIME,
     };
-    switch (e.type) {
-      case 'file':
-        pack.entry({ ...header, type: 'file', size: e.data?.length ?? 0 }, e.data ?? Buffer.alloc(0));
-        break;
-      case 'directory':
-        pack.entry({ ...header, type: 'directory' });
-        break;
-      case 'symlink':
-        pack.entry({ ...header, type: 'symlink', linkname: e.linkname ?? '' });
-        break;
-      case 'hardlink':
-        pack.entry({ ...header, type: 'link', linkname: e.linkname ?? '' });
-        break;
-    }
+    addTarEntry(pack, header, e);
   }
   pack.finalize();
   const diff = new HashingStream();

@@ -22,6 +22,7 @@ import {
   writeImageManifest,
   writeIndexJson,
 } from '../../testdata/oci-layout.ts';
+import { addTarEntry } from '../../testdata/tar-layer.ts';
 
 export interface Entry {
   /** As written into the tar: may be `./x`, `/x`, `../../x`. */
@@ -58,22 +59,12 @@ export async function tarBytes(entries: Entry[]): Promise<Buffer> {
   })();
   for (const e of entries) {
     const header = { name: e.path, mode: e.mode ?? 0o644, mtime: new Date(0), uid: 0, gid: 0 };
-    switch (e.type ?? 'file') {
-      case 'file': {
-        const data = Buffer.from(e.data ?? '');
-        pack.entry({ ...header, type: 'file', size: data.length }, data);
-        break;
-      }
-      case 'dir':
-        pack.entry({ ...header, type: 'directory' });
-        break;
-      case 'symlink':
-        pack.entry({ ...header, type: 'symlink', linkname: e.linkname ?? '' });
-        break;
-      case 'hardlink':
-        pack.entry({ ...header, type: 'link', linkname: e.linkname ?? '' });
-        break;
-    }
+    const type = e.type === 'dir' ? 'directory' : (e.type ?? 'file');
+    addTarEntry(pack, header, {
+      type,
+      ...(type === 'file' ? { data: Buffer.from(e.data ?? '') } : {}),
+      ...(e.linkname !== undefined ? { linkname: e.linkname } : {}),
+    });
   }
   pack.finalize();
   await done;
