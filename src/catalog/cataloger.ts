@@ -16,6 +16,38 @@ export interface CatalogInput {
    */
   resolvePath?: (path: string) => string | undefined;
   distro?: Distro;
+  /**
+   * What this cataloger's `extractor` kept from files of the final filesystem, in path order:
+   * `bytes` are the extract (say a Go binary's build info), not the file. Absent or empty without an extractor.
+   */
+  extracts?: readonly CatalogFile[];
+}
+
+/** A regular file as its tar header describes it: all an extractor can decide on. */
+export interface FileHeader {
+  path: string;
+  /** Permission bits (0o755 for an executable). */
+  mode: number;
+  size: number;
+}
+
+/**
+ * Takes one file's content chunk by chunk, in order. `write` returns false once it needs no
+ * more (not a binary of its kind, or it already has what it wants); `end` then gives the extract.
+ */
+export interface ExtractSink {
+  write(chunk: Uint8Array): boolean;
+  end(): Uint8Array | undefined;
+}
+
+/**
+ * For catalogers that must look inside files they cannot pick by path (binaries): each file it
+ * wants streams through a sink while the layer is read, and only the small extract is kept and
+ * cached, never the file. The sink must keep its memory bounded whatever the file size.
+ */
+export interface ContentExtractor {
+  wants(file: FileHeader): boolean;
+  start(file: FileHeader): ExtractSink;
 }
 
 export interface CatalogResult {
@@ -32,5 +64,7 @@ export interface Cataloger {
   readonly name: string;
   readonly version: number;
   wants(path: string): boolean;
+  /** Streams files it cannot choose by path (binaries) through a sink; see ContentExtractor. */
+  readonly extractor?: ContentExtractor;
   catalog(input: CatalogInput): CatalogResult | Promise<CatalogResult>;
 }
