@@ -1,7 +1,9 @@
 import type { CapturedFile } from '../filesystem/captured-file.ts';
+import type { ContentExtractor } from '../filesystem/content-extractor.ts';
 import type { Distro, Package } from './package.ts';
 
 export type CatalogFile = CapturedFile;
+export type { ContentExtractor, ExtractSink, FileHeader } from '../filesystem/content-extractor.ts';
 
 /** What a cataloger sees: only the files it wanted, plus what the image says about itself. */
 export interface CatalogInput {
@@ -21,33 +23,6 @@ export interface CatalogInput {
    * `bytes` are the extract (say a Go binary's build info), not the file. Absent or empty without an extractor.
    */
   extracts?: readonly CatalogFile[];
-}
-
-/** A regular file as its tar header describes it: all an extractor can decide on. */
-export interface FileHeader {
-  path: string;
-  /** Permission bits (0o755 for an executable). */
-  mode: number;
-  size: number;
-}
-
-/**
- * Takes one file's content chunk by chunk, in order. `write` returns false once it needs no
- * more (not a binary of its kind, or it already has what it wants); `end` then gives the extract.
- */
-export interface ExtractSink {
-  write(chunk: Uint8Array): boolean;
-  end(): Uint8Array | undefined;
-}
-
-/**
- * For catalogers that must look inside files they cannot pick by path (binaries): each file it
- * wants streams through a sink while the layer is read, and only the small extract is kept and
- * cached, never the file. The sink must keep its memory bounded whatever the file size.
- */
-export interface ContentExtractor {
-  wants(file: FileHeader): boolean;
-  start(file: FileHeader): ExtractSink;
 }
 
 export interface CatalogResult {

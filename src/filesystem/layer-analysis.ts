@@ -5,9 +5,10 @@
  */
 import type { Digest } from '../oci/digest.ts';
 import type { Layer } from '../oci/image.ts';
+import type { ExtractSink, NamedExtractor } from './content-extractor.ts';
 import type { FileType } from './file-tree.ts';
 import { baseName, comparePaths, joinPath, normalizePath, parentPath } from './paths.ts';
-import { asLayerError, fileDigests, type TarEntry, tarEntries } from './tar-entries.ts';
+import { asLayerError, fileDigests, fileHasher, type TarEntry, tarEntries } from './tar-entries.ts';
 
 export interface LayerEntryInfo {
   path: string;
@@ -30,7 +31,16 @@ export interface LayerAnalysis {
   opaqueDirs: string[];
   /** Wanted regular files (and hardlinks, with their target's bytes), in path order. */
   captured: { path: string; bytes: Uint8Array }[];
+  /** What extractors kept from the files they streamed, by path then extractor name. */
+  extracts: LayerExtract[];
   warnings: string[];
+}
+
+export interface LayerExtract {
+  path: string;
+  /** The NamedExtractor's name (the cataloger's). */
+  extractor: string;
+  bytes: Uint8Array;
 }
 
 export interface AnalyzeOptions {
@@ -45,6 +55,8 @@ export interface AnalyzeOptions {
   onBytes?: (bytes: number) => void;
   /** Hash every regular file's content (streamed) into its entry. */
   fileDigests?: boolean;
+  /** Stream the regular files these want through their sinks and keep the extracts. */
+  extractors?: readonly NamedExtractor[];
 }
 
 /** Big enough for any package database seen in practice (a full RHEL rpmdb.sqlite is ~30 MB). */
@@ -91,6 +103,9 @@ export async function analyzeLayer(layer: Layer, options: AnalyzeOptions): Promi
   const whiteouts: string[] = [];
   const opaqueDirs: string[] = [];
   const captured = new Map<string, Uint8Array>();
+  /** path -> extractor name -> extract. */
+  const extracts = new Map<string, Map<string, Uint8Array>>();
+  const extractors = options.extractors ?? [];
   const warnings: string[] = [];
   /** Wanted hardlinks whose target was not wanted itself, so its bytes were not kept. */
   const pendingLinks = new Map<string, string>();
@@ -120,6 +135,7 @@ export async function analyzeLayer(layer: Layer, options: AnalyzeOptions): Promi
       const info: LayerEntryInfo = { path: e.path, type: e.type, size: e.size, mode: e.mode & 0o7777 };
       if (e.type === 'symlink') info.linkTarget = e.linkname ?? '';
       captured.delete(e.path);
+      extracts.delete(e.path);
       pendingLinks.delete(e.path);
 
       if (e.type === 'hardlink') {
@@ -140,6 +156,8 @@ export async function analyzeLayer(layer: Layer, options: AnalyzeOptions): Promi
           info.size = t.size;
           if (t.sha1 !== undefined) info.sha1 = t.sha1;
           if (t.sha256 !== undefined) info.sha256 = t.sha256;
+          const targetExtracts = extracts.get(target);
+          if (targetExtracts !== undefined) extracts.set(e.path, targetExtracts);
           if (options.wants(e.path)) {
             const bytes = captured.get(target);
             if (bytes !== undefined) captured.set(e.path, bytes);
@@ -149,13 +167,26 @@ export async function analyzeLayer(layer: Layer, options: AnalyzeOptions): Promi
         }
       } else if (e.type === 'file') {
         const wanted = options.wants(e.path);
+        const header = { path: e.path, mode: info.mode, size: e.size };
+        const sinks = extractors.filter((x) => x.extractor.wants(header));
         if (wanted && e.size <= maxFileSize) {
           const bytes = await e.read();
           captured.set(e.path, bytes);
           if (options.fileDigests) Object.assign(info, fileDigests(bytes));
+          if (sinks.length > 0) keepExtracts(e.path, await runSinks(sinks, header, (visit) => visit(bytes)), extracts);
         } else {
           if (wanted) warnings.push(overCapWarning(e.path, e.size, maxFileSize, layer));
-          if (options.fileDigests) Object.assign(info, await e.digests());
+          if (sinks.length > 0) {
+            const hasher = options.fileDigests ? fileHasher() : undefined;
+            const got = await runSinks(sinks, header, (visit) =>
+              e.stream((chunk) => {
+                hasher?.update(chunk);
+                visit(chunk);
+              }),
+            );
+            if (hasher) Object.assign(info, hasher.digest());
+            keepExtracts(e.path, got, extracts);
+          } else if (options.fileDigests) Object.assign(info, await e.digests());
         }
       }
       entries.push(info);
@@ -181,8 +212,48 @@ export async function analyzeLayer(layer: Layer, options: AnalyzeOptions): Promi
     whiteouts,
     opaqueDirs,
     captured: [...captured].map(([path, bytes]) => ({ path, bytes })).sort((a, b) => comparePaths(a.path, b.path)),
+    extracts: [...extracts]
+      .sort(([a], [b]) => comparePaths(a, b))
+      .flatMap(([path, byName]) =>
+        [...byName].sort(([a], [b]) => (a < b ? -1 : 1)).map(([extractor, bytes]) => ({ path, extractor, bytes })),
+      ),
     warnings,
   };
+}
+
+type Header = { path: string; mode: number; size: number };
+
+/**
+ * Feeds one file's content to every sink that wants it, then ends them all. A sink that returns
+ * false gets no more chunks. Sinks may hold temp files, so `end` runs even when feeding failed.
+ */
+async function runSinks(
+  named: readonly NamedExtractor[],
+  header: Header,
+  feed: (visit: (chunk: Uint8Array) => void) => void | Promise<void>,
+): Promise<Map<string, Uint8Array>> {
+  const open = named.map((x) => ({ name: x.name, sink: x.extractor.start(header) as ExtractSink, active: true }));
+  const finish = () => {
+    const out = new Map<string, Uint8Array>();
+    for (const s of open) {
+      const bytes = s.sink.end();
+      if (bytes !== undefined) out.set(s.name, bytes);
+    }
+    return out;
+  };
+  try {
+    await feed((chunk) => {
+      for (const s of open) if (s.active) s.active = s.sink.write(chunk);
+    });
+  } catch (e) {
+    finish();
+    throw e;
+  }
+  return finish();
+}
+
+function keepExtracts(path: string, got: Map<string, Uint8Array>, into: Map<string, Map<string, Uint8Array>>): void {
+  if (got.size > 0) into.set(path, got);
 }
 
 /**

@@ -3,8 +3,8 @@
  * two methods so a shared backend (Redis, the registry itself) can replace the directory.
  *
  * On disk, one file per key: an 8-byte magic, a 4-byte big-endian header length, a JSON header
- * (the analysis with each captured file's byte length in place of its bytes), then the captured
- * bytes back to back. No base64: package databases are most of the payload.
+ * (the analysis with each captured file's and extract's byte length in place of its bytes), then
+ * the captured bytes and the extract bytes back to back. No base64: package databases are most of the payload.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
@@ -19,8 +19,8 @@ export interface LayerCache {
 }
 
 /** Bump when LayerAnalysis or how it is computed changes: old entries then simply miss. */
-const ANALYSIS_VERSION = 1;
-const MAGIC = Buffer.from('SGLA0001');
+const ANALYSIS_VERSION = 2;
+const MAGIC = Buffer.from('SGLA0002');
 
 /**
  * The cache key of a layer's analysis: its diffID plus `salt`, which must change whenever the
@@ -50,11 +50,18 @@ export function encodeAnalysis(a: LayerAnalysis): Buffer {
     opaqueDirs: a.opaqueDirs,
     warnings: a.warnings,
     captured: a.captured.map((c) => ({ path: c.path, length: c.bytes.byteLength })),
+    extracts: a.extracts.map((x) => ({ path: x.path, extractor: x.extractor, length: x.bytes.byteLength })),
   });
   const headerBytes = Buffer.from(header);
   const length = Buffer.alloc(4);
   length.writeUInt32BE(headerBytes.length);
-  return Buffer.concat([MAGIC, length, headerBytes, ...a.captured.map((c) => c.bytes)]);
+  return Buffer.concat([
+    MAGIC,
+    length,
+    headerBytes,
+    ...a.captured.map((c) => c.bytes),
+    ...a.extracts.map((x) => x.bytes),
+  ]);
 }
 
 function isStringArray(v: unknown): v is string[] {
@@ -79,7 +86,8 @@ export function decodeAnalysis(buf: Buffer): LayerAnalysis | undefined {
     !isStringArray(h.whiteouts) ||
     !isStringArray(h.opaqueDirs) ||
     !isStringArray(h.warnings) ||
-    !Array.isArray(h.captured)
+    !Array.isArray(h.captured) ||
+    !Array.isArray(h.extracts)
   ) {
     return undefined;
   }
@@ -90,6 +98,18 @@ export function decodeAnalysis(buf: Buffer): LayerAnalysis | undefined {
     captured.push({ path: c.path, bytes: buf.subarray(offset, offset + c.length) });
     offset += c.length;
   }
+  const extracts: LayerAnalysis['extracts'] = [];
+  for (const x of h.extracts as { path?: unknown; extractor?: unknown; length?: unknown }[]) {
+    if (
+      typeof x.path !== 'string' ||
+      typeof x.extractor !== 'string' ||
+      typeof x.length !== 'number' ||
+      offset + x.length > buf.length
+    )
+      return undefined;
+    extracts.push({ path: x.path, extractor: x.extractor, bytes: buf.subarray(offset, offset + x.length) });
+    offset += x.length;
+  }
   if (offset !== buf.length) return undefined;
   return {
     diffId: h.diffId,
@@ -97,6 +117,7 @@ export function decodeAnalysis(buf: Buffer): LayerAnalysis | undefined {
     whiteouts: h.whiteouts,
     opaqueDirs: h.opaqueDirs,
     captured,
+    extracts,
     warnings: h.warnings,
   };
 }

@@ -13,6 +13,7 @@ import { availableParallelism } from 'node:os';
 import type { Digest } from '../oci/digest.ts';
 import type { Image } from '../oci/image.ts';
 import type { CapturedFile } from './captured-file.ts';
+import type { NamedExtractor } from './content-extractor.ts';
 import { FilesystemError } from './errors.ts';
 import { type FileTree, isRegular, SquashedTree } from './file-tree.ts';
 import {
@@ -55,6 +56,8 @@ export interface SquashOptions {
   cacheSalt?: string;
   /** Hash every regular file (SHA-1, SHA-256) as it streams by, for per-file SBOM entries. */
   fileDigests?: boolean;
+  /** Look inside the files these want (binaries); their names are part of the cache key. */
+  extractors?: readonly NamedExtractor[];
 }
 
 export interface SquashResult {
@@ -65,6 +68,8 @@ export interface SquashResult {
    * since it was last deleted, oldest first, from the layers where they were captured.
    */
   files: CapturedFile[];
+  /** Extracts of files of the final filesystem, in path order; `bytes` is the extract. */
+  extracts: (CapturedFile & { extractor: string })[];
   /** Each layer's own analysis, bottom first (for `--scope all-layers`). */
   layers: LayerAnalysis[];
   warnings: string[];
@@ -124,7 +129,10 @@ async function runBounded(
 async function analyzeAll(image: Pick<Image, 'layers'>, o: Resolved, warnings: string[]): Promise<LayerAnalysis[]> {
   const layers = image.layers;
   const analyses: LayerAnalysis[] = new Array<LayerAnalysis>(layers.length);
-  const salt = `${o.cacheSalt ?? ''}\0maxFileSize=${o.maxFileSize}${o.fileDigests ? '\0digests' : ''}`;
+  const extractorNames = (o.extractors ?? []).map((x) => x.name).join(',');
+  const salt =
+    `${o.cacheSalt ?? ''}\0maxFileSize=${o.maxFileSize}${o.fileDigests ? '\0digests' : ''}` +
+    (extractorNames ? `\0extractors=${extractorNames}` : '');
   await runBounded(layers.length, o.concurrency, o.signal, async (i, signal) => {
     const layer = layers[i]!;
     const key = o.cache ? layerCacheKey(layer.diffId, salt) : '';
@@ -147,6 +155,7 @@ async function analyzeAll(image: Pick<Image, 'layers'>, o: Resolved, warnings: s
       maxFileSize: o.maxFileSize,
       maxLayerBytes: o.maxLayerBytes,
       ...(o.fileDigests ? { fileDigests: true } : {}),
+      ...(o.extractors ? { extractors: o.extractors } : {}),
       signal,
       ...(o.onLayer
         ? { onBytes: (bytes: number) => o.onLayer!({ diffId: layer.diffId, index: i, bytes, done: false }) }
@@ -234,5 +243,16 @@ export async function squashImage(image: Pick<Image, 'layers'>, options: SquashO
   }
   files.sort((a, b) => comparePaths(a.path, b.path));
 
-  return { tree, files, layers: analyses, warnings };
+  // An extract counts only where its layer's file is the one the final filesystem shows.
+  const extracts: SquashResult['extracts'] = [];
+  analyses.forEach((a, layerIndex) => {
+    for (const x of a.extracts) {
+      const node = tree.get(x.path);
+      if (node?.layerIndex === layerIndex && isRegular(node.type))
+        extracts.push({ path: x.path, bytes: x.bytes, layerDiffId: a.diffId, extractor: x.extractor });
+    }
+  });
+  extracts.sort((a, b) => comparePaths(a.path, b.path) || (a.extractor < b.extractor ? -1 : 1));
+
+  return { tree, files, extracts, layers: analyses, warnings };
 }

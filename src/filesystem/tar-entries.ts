@@ -31,6 +31,8 @@ export interface TarEntry {
   read(): Promise<Buffer>;
   /** SHA-1 and SHA-256 of the body, streamed (never buffered); instead of `read`, not as well. */
   digests(): Promise<FileDigests>;
+  /** Hands each chunk of the body to `visit` as it streams (checked against the header size); instead of `read`. */
+  stream(visit: (chunk: Buffer) => void): Promise<void>;
 }
 
 /** Hex digests of a file's content, as SPDX's per-file checksums want them (SHA1 is mandatory there). */
@@ -287,22 +289,43 @@ async function feed(src: Readable, extract: tar.Extract): Promise<void> {
   }
 }
 
-async function hashBody(body: Readable, size: number, what: string, path: string): Promise<FileDigests> {
-  const sha1 = createHash('sha1');
-  const sha256 = createHash('sha256');
+async function streamBody(
+  body: Readable,
+  size: number,
+  what: string,
+  path: string,
+  visit: (chunk: Buffer) => void,
+): Promise<void> {
   let length = 0;
   for await (const chunk of body) {
     const c = chunk as Buffer;
     length += c.length;
-    sha1.update(c);
-    sha256.update(c);
+    visit(c);
   }
   if (length !== size)
     throw new FilesystemError(
       'LAYER_CORRUPT',
       `${what}: ${path} is ${length < size ? 'truncated' : 'longer than its header'}`,
     );
-  return { sha1: sha1.digest('hex'), sha256: sha256.digest('hex') };
+}
+
+/** A running SHA-1 + SHA-256 of a file's content, fed chunk by chunk. */
+export function fileHasher(): { update(chunk: Uint8Array): void; digest(): FileDigests } {
+  const sha1 = createHash('sha1');
+  const sha256 = createHash('sha256');
+  return {
+    update(chunk) {
+      sha1.update(chunk);
+      sha256.update(chunk);
+    },
+    digest: () => ({ sha1: sha1.digest('hex'), sha256: sha256.digest('hex') }),
+  };
+}
+
+async function hashBody(body: Readable, size: number, what: string, path: string): Promise<FileDigests> {
+  const hasher = fileHasher();
+  await streamBody(body, size, what, path, (c) => hasher.update(c));
+  return hasher.digest();
 }
 
 async function readBody(body: Readable, size: number, what: string, path: string): Promise<Buffer> {
@@ -355,6 +378,11 @@ export async function* tarEntries(
           if (consumed) throw new Error(`${what}: ${path} read twice`);
           consumed = true;
           return hashBody(body as unknown as Readable, size, what, path);
+        },
+        stream: (visit) => {
+          if (consumed) throw new Error(`${what}: ${path} read twice`);
+          consumed = true;
+          return streamBody(body as unknown as Readable, size, what, path, visit);
         },
       };
       yield entry;

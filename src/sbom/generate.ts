@@ -1,6 +1,6 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import type { CatalogInput, Cataloger } from '../catalog/cataloger.ts';
+import type { CatalogFile, CatalogInput, Cataloger } from '../catalog/cataloger.ts';
 import { apkCataloger } from '../catalog/apk/cataloger.ts';
 import { composerCataloger } from '../catalog/composer/cataloger.ts';
 import { dpkgCataloger } from '../catalog/dpkg/cataloger.ts';
@@ -19,6 +19,7 @@ import {
   type LayerProgress,
   squashImage,
 } from '../filesystem/index.ts';
+import type { NamedExtractor } from '../filesystem/content-extractor.ts';
 import type { ContentSource } from '../oci/content.ts';
 import { resolveImage } from '../oci/image.ts';
 import type { Digest } from '../oci/digest.ts';
@@ -96,6 +97,19 @@ export async function generateSbom(
     options.cache === false
       ? undefined
       : (options.cache ?? directoryLayerCache(join(options.cacheDir ?? defaultCacheDir(), 'layers')));
+  const extractors: NamedExtractor[] = catalogers.flatMap((c) =>
+    c.extractor === undefined
+      ? []
+      : [
+          {
+            name: c.name,
+            extractor: {
+              wants: (file) => !excluded(file.path) && c.extractor!.wants(file),
+              start: (file) => c.extractor!.start(file),
+            },
+          },
+        ],
+  );
   // What `wants` selects is part of each cached analysis: a new cataloger version re-reads layers.
   const cacheSalt = ['os-release@1', ...catalogers.map((c) => `${c.name}@${c.version}`), ...exclude].join(',');
 
@@ -113,13 +127,19 @@ export async function generateSbom(
       ...(options.signal ? { signal: options.signal } : {}),
       ...(options.onLayer ? { onLayer: options.onLayer } : {}),
       ...(options.files ? { fileDigests: true } : {}),
+      ...(extractors.length > 0 ? { extractors } : {}),
     });
     const warnings = [...squashed.warnings];
     const distro = detectDistro(squashed.files.filter((f) => osReleaseWants(f.path)));
     const allPaths = new Set<string>();
     for (const node of squashed.tree.files()) allPaths.add(node.path);
     const views: CatalogView[] = [
-      { files: squashed.files, allPaths, resolvePath: (path) => squashed.tree.resolve(path)?.path },
+      {
+        files: squashed.files,
+        extracts: squashed.extracts,
+        allPaths,
+        resolvePath: (path) => squashed.tree.resolve(path)?.path,
+      },
     ];
     if (options.scope === 'all-layers') views.push(...squashed.layers.map(layerView));
 
@@ -130,6 +150,7 @@ export async function generateSbom(
         const result = await cataloger.catalog({
           ...view,
           files: view.files.filter((f) => cataloger.wants(f.path)),
+          extracts: view.extracts.filter((x) => x.extractor === cataloger.name),
           ...(distro ? { distro } : {}),
         });
         warnings.push(...result.warnings.map((w) => `${cataloger.name}: ${w}`));
@@ -216,13 +237,21 @@ function ownedFiles(packages: readonly Package[], tree: FileTree): SbomFileEntry
 }
 
 /** What one catalog pass sees: the squashed filesystem, or (all-layers) one layer's own files. */
-type CatalogView = Pick<CatalogInput, 'files' | 'allPaths' | 'resolvePath'>;
+type CatalogView = Pick<CatalogInput, 'files' | 'allPaths' | 'resolvePath'> & {
+  extracts: readonly (CatalogFile & { extractor: string })[];
+};
 
 function layerView(layer: LayerAnalysis): CatalogView {
   const allPaths = new Set<string>();
   for (const e of layer.entries) if (e.type === 'file' || e.type === 'hardlink') allPaths.add(e.path);
   return {
     files: layer.captured.map((c) => ({ path: c.path, bytes: c.bytes, layerDiffId: layer.diffId })),
+    extracts: layer.extracts.map((x) => ({
+      path: x.path,
+      bytes: x.bytes,
+      layerDiffId: layer.diffId,
+      extractor: x.extractor,
+    })),
     allPaths,
   };
 }

@@ -92,6 +92,7 @@ describe('layer cache', () => {
       whiteouts: [],
       opaqueDirs: [],
       captured: [],
+      extracts: [],
       warnings: [],
     });
     const r = await squashImage(built.image, { wants, cache, cacheSalt: 's' });
@@ -121,6 +122,7 @@ describe('layer cache', () => {
         { path: '/b', bytes },
         { path: '/empty', bytes: new Uint8Array() },
       ],
+      extracts: [{ path: '/b', extractor: 'go-binary', bytes: new Uint8Array([1, 2, 3]) }],
       warnings: ['w'],
     };
     const decoded = decodeAnalysis(encodeAnalysis(a))!;
@@ -133,7 +135,9 @@ describe('layer cache', () => {
       ['/b', true],
       ['/empty', true],
     ]);
-    expect({ ...decoded, captured: [] }).toEqual({ ...a, captured: [] });
+    expect([...decoded.extracts[0]!.bytes]).toEqual([1, 2, 3]);
+    expect({ ...decoded, captured: [], extracts: [] }).toEqual({ ...a, captured: [], extracts: [] });
+    expect(decoded.extracts.map((x) => [x.path, x.extractor])).toEqual([['/b', 'go-binary']]);
     expect(decodeAnalysis(encodeAnalysis(a).subarray(0, 100))).toBeUndefined();
     const cache = directoryLayerCache(await mkdtemp(join(tmpdir(), 'sigil-cache-')));
     await expect(cache.get('../escape')).rejects.toMatchObject({ code: 'INVALID_OPTIONS' });
