@@ -1,0 +1,61 @@
+import { DEFAULT_REKOR_URL, RekorWitness, TSAWitness, type Witness } from '@sigstore/sign';
+import { SignError } from '../errors.ts';
+import { describeCause } from './keyless-signer.ts';
+
+export interface WitnessOptions {
+  /** Rekor v1 base URL; default the public-good instance (cosign's default). */
+  rekorUrl?: string;
+  /** cosign's `--tlog-upload` (default true); false writes no Rekor entry. */
+  tlogUpload?: boolean;
+  /** RFC 3161 TSA: base URL or the full `/api/v1/timestamp` endpoint. None: no timestamp. */
+  tsaUrl?: string;
+  /**
+   * Rekor entry kind for DSSE bundles: `dsse` (cosign >= 2.2 and v3) or `intoto` (older cosign).
+   * Message signatures are always hashedrekord.
+   */
+  rekorEntryType?: 'dsse' | 'intoto';
+  retry?: number;
+  timeout?: number;
+}
+
+/** Runs a witness and turns its failure into a SignError naming the service and URL. */
+function named(inner: Witness, code: 'REKOR' | 'TSA', what: string, url: string): Witness {
+  return {
+    async testify(content, publicKey) {
+      try {
+        return await inner.testify(content, publicKey);
+      } catch (err) {
+        throw new SignError(code, `${what} at ${url}: ${describeCause(err)}`, { cause: err });
+      }
+    },
+  };
+}
+
+/**
+ * The witnesses cosign would use: a Rekor v1 entry unless `tlogUpload` is false, and an RFC 3161
+ * timestamp when a TSA URL is given. Both run on the signature after signing.
+ */
+export function witnesses(opts: WitnessOptions = {}): Witness[] {
+  const fetchOptions = {
+    ...(opts.retry !== undefined ? { retry: opts.retry } : {}),
+    ...(opts.timeout !== undefined ? { timeout: opts.timeout } : {}),
+  };
+  const out: Witness[] = [];
+  if (opts.tlogUpload ?? true) {
+    const rekorUrl = (opts.rekorUrl ?? DEFAULT_REKOR_URL).replace(/\/+$/, '');
+    const rekor = new RekorWitness({
+      rekorBaseURL: rekorUrl,
+      majorApiVersion: 1,
+      entryType: opts.rekorEntryType ?? 'dsse',
+      ...fetchOptions,
+    });
+    out.push(named(rekor, 'REKOR', 'uploading to the Rekor transparency log', rekorUrl));
+  } else if (opts.rekorUrl !== undefined) {
+    throw new SignError('INVALID_OPTIONS', 'a Rekor URL was given with tlog upload turned off; drop one of them');
+  }
+  if (opts.tsaUrl !== undefined) {
+    const tsaUrl = opts.tsaUrl.replace(/\/+$/, '');
+    out.push(named(new TSAWitness({ tsaBaseURL: tsaUrl, ...fetchOptions }), 'TSA', 'requesting a timestamp', tsaUrl));
+  }
+  return out;
+}
