@@ -30,6 +30,8 @@ import { comparePaths } from './paths.ts';
 export interface LayerProgress {
   diffId: Digest;
   index: number;
+  /** How many layers the image has. */
+  total: number;
   /** Compressed bytes read so far (the layer's size once done, also when it came from the cache). */
   bytes: number;
   done: boolean;
@@ -141,7 +143,14 @@ async function analyzeAll(image: Pick<Image, 'layers'>, o: Resolved, warnings: s
         const hit = await o.cache.get(key);
         if (hit !== undefined && hit.diffId === layer.diffId) {
           analyses[i] = hit;
-          o.onLayer?.({ diffId: layer.diffId, index: i, bytes: layer.size, done: true, cached: true });
+          o.onLayer?.({
+            diffId: layer.diffId,
+            index: i,
+            total: layers.length,
+            bytes: layer.size,
+            done: true,
+            cached: true,
+          });
           return;
         }
       } catch (e) {
@@ -158,11 +167,14 @@ async function analyzeAll(image: Pick<Image, 'layers'>, o: Resolved, warnings: s
       ...(o.extractors ? { extractors: o.extractors } : {}),
       signal,
       ...(o.onLayer
-        ? { onBytes: (bytes: number) => o.onLayer!({ diffId: layer.diffId, index: i, bytes, done: false }) }
+        ? {
+            onBytes: (bytes: number) =>
+              o.onLayer!({ diffId: layer.diffId, index: i, total: layers.length, bytes, done: false }),
+          }
         : {}),
     });
     analyses[i] = analysis;
-    o.onLayer?.({ diffId: layer.diffId, index: i, bytes: layer.size, done: true });
+    o.onLayer?.({ diffId: layer.diffId, index: i, total: layers.length, bytes: layer.size, done: true });
     if (o.cache) {
       // A cache that cannot be written (full disk, read-only dir) costs speed next time, not this result.
       await o.cache.put(key, analysis).catch((e: unknown) => {

@@ -144,7 +144,7 @@ export const sbomCommand: Command = {
     ),
 };
 
-/** `layers 2/5, 120.3 MB` on a terminal; nothing otherwise. */
+/** `layers 2/5, 120.3 MB read` on a terminal; nothing otherwise. */
 function layerProgress(out: NodeJS.WritableStream & { isTTY?: boolean }) {
   const bytes = new Map<number, number>();
   const done = new Set<number>();
@@ -160,7 +160,7 @@ function layerProgress(out: NodeJS.WritableStream & { isTTY?: boolean }) {
       last = now;
       drawn = true;
       const total = [...bytes.values()].reduce((n, b) => n + b, 0);
-      out.write(`\r\x1b[2Klayers ${done.size} done, ${formatBytes(total)} read`);
+      out.write(`\r\x1b[2Klayers ${done.size}/${e.total}, ${formatBytes(total)} read`);
     },
     finish: () => {
       if (drawn) out.write('\r\x1b[2K');
