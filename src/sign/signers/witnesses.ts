@@ -50,9 +50,9 @@ export function witnesses(opts: WitnessOptions = {}): Witness[] {
       ...fetchOptions,
     });
     out.push(named(rekor, 'REKOR', 'uploading to the Rekor transparency log', rekorUrl));
-  } else if (opts.rekorUrl !== undefined) {
-    throw new SignError('INVALID_OPTIONS', 'a Rekor URL was given with tlog upload turned off; drop one of them');
   }
+  // A Rekor URL with tlogUpload false is ignored, not refused: cosign's --rekor-url always has a
+  // value (its default), so refusing would make --tlog-upload=false unusable.
   if (opts.tsaUrl !== undefined) {
     const tsaUrl = opts.tsaUrl.replace(/\/+$/, '');
     out.push(named(new TSAWitness({ tsaBaseURL: tsaUrl, ...fetchOptions }), 'TSA', 'requesting a timestamp', tsaUrl));
