@@ -148,8 +148,10 @@ export class BuildInfoSink implements ExtractSink {
         return this.startCollect(data.subarray(i), abs + i);
       }
     }
-    // Copy: the caller may reuse its chunk buffer.
-    this.carry = Buffer.from(data.subarray(Math.max(0, data.length - TAIL)));
+    // The stream's last bytes, not just this chunk's: chunks shorter than the magic happen. A copy,
+    // as the caller may reuse its chunk buffer.
+    const tail = data.length >= TAIL ? data : Buffer.concat([this.carry, data]);
+    this.carry = Buffer.from(tail.subarray(Math.max(0, tail.length - TAIL)));
     return true;
   }
 
