@@ -13,7 +13,14 @@ export {
   type ScryptN,
   SIGSTORE_PRIVATE_KEY_PEM,
 } from './encrypted-key.ts';
-export { type KeyPairFiles, type WriteKeyPairOptions, writeKeyFile, writeKeyPair } from './key-files.ts';
+export {
+  assertKeyPairAbsent,
+  type KeyPairFiles,
+  keyPairFiles,
+  type WriteKeyPairOptions,
+  writeKeyFile,
+  writeKeyPair,
+} from './key-files.ts';
 export {
   generateKeyPair,
   importKeyPair,

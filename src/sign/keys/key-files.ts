@@ -24,14 +24,8 @@ export async function writeKeyPair(
   pems: { privateKey: string; publicKey: string },
   options: WriteKeyPairOptions = {},
 ): Promise<KeyPairFiles> {
-  const files: KeyPairFiles = { privateKey: `${prefix}.key`, publicKey: `${prefix}.pub` };
-  if (!options.force) {
-    for (const path of [files.privateKey, files.publicKey]) {
-      if (await exists(path)) {
-        throw new SignError('KEY_WRITE', `${path} already exists; remove it or pass --force to overwrite it`);
-      }
-    }
-  }
+  const files = keyPairFiles(prefix);
+  if (!options.force) await assertKeyPairAbsent(prefix);
   await writeKeyFile(files.privateKey, pems.privateKey, 0o600, options.force === true);
   try {
     await writeKeyFile(files.publicKey, pems.publicKey, 0o644, options.force === true);
@@ -41,6 +35,24 @@ export async function writeKeyPair(
     throw e;
   }
   return files;
+}
+
+/** The file names cosign uses for a prefix: `<prefix>.key` and `<prefix>.pub`. */
+export function keyPairFiles(prefix: string): KeyPairFiles {
+  return { privateKey: `${prefix}.key`, publicKey: `${prefix}.pub` };
+}
+
+/**
+ * KEY_WRITE if either file of the pair exists; lets a CLI fail before asking for a password.
+ * writeKeyPair checks again (and atomically) when it writes.
+ */
+export async function assertKeyPairAbsent(prefix: string): Promise<void> {
+  const files = keyPairFiles(prefix);
+  for (const path of [files.privateKey, files.publicKey]) {
+    if (await exists(path)) {
+      throw new SignError('KEY_WRITE', `${path} already exists; remove it or pass --force to overwrite it`);
+    }
+  }
 }
 
 /** Writes one file atomically with `mode` set at creation; `replace` allows overwriting. */
