@@ -48,7 +48,9 @@ export function parseAuditData(text: string): AuditData {
         if (Number.isInteger(d) && (d as number) >= 0 && (d as number) < entries.length && d !== i) {
           dependencies.push(d as number);
         } else {
-          problems.push(`packages[${i}] (${name}): dependency index ${JSON.stringify(d)} out of range; ignored`);
+          problems.push(
+            `packages[${i}] (${name}): dependency index ${JSON.stringify(d)} out of range or itself; ignored`,
+          );
         }
       }
     }

@@ -92,10 +92,10 @@ export class DepV0Sink implements ExtractSink {
   private peak = 0;
   private spilled = false;
 
-  constructor(
-    private readonly file: FileHeader,
-    options: DepV0SinkOptions = {},
-  ) {
+  private readonly file: FileHeader;
+
+  constructor(file: FileHeader, options: DepV0SinkOptions = {}) {
+    this.file = file;
     this.o = { ...DEFAULTS, ...options };
   }
 

@@ -51,10 +51,10 @@ export class Spool {
   private closed = false;
   private readonly token = {};
 
-  constructor(
-    expectedSize: number,
-    private readonly options: SpoolOptions,
-  ) {
+  private readonly options: SpoolOptions;
+
+  constructor(expectedSize: number, options: SpoolOptions) {
+    this.options = options;
     this.mem = Buffer.allocUnsafe(Math.min(Math.max(expectedSize, 0), options.memoryLimit));
     this.peakMemory = this.mem.length;
   }

@@ -159,8 +159,8 @@ describe('parseAuditData', () => {
     });
     expect(d.crates[1]).toMatchObject({ kind: 'build', dependencies: [], root: false, source: 'registry' });
     expect(d.problems).toEqual([
-      'packages[0] (a): dependency index 7 out of range; ignored',
-      'packages[0] (a): dependency index 0 out of range; ignored',
+      'packages[0] (a): dependency index 7 out of range or itself; ignored',
+      'packages[0] (a): dependency index 0 out of range or itself; ignored',
       'packages[2]: no name or version; skipped',
     ]);
   });
