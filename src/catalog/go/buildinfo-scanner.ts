@@ -81,6 +81,7 @@ export function buildInfoLength(buf: Uint8Array): number | 'more' | 'invalid' {
 }
 
 const TAIL = BUILDINFO_MAGIC.length - 1;
+const MAX_FALSE_CANDIDATES = 64;
 
 /**
  * One file's sink: sniffs the format from the first bytes, scans for the aligned magic without
@@ -143,10 +144,16 @@ export class BuildInfoSink implements ExtractSink {
       }
     }
     for (let i = data.indexOf(BUILDINFO_MAGIC); i >= 0; i = data.indexOf(BUILDINFO_MAGIC, i + 1)) {
-      if ((abs + i) % BUILDINFO_ALIGN === 0) {
-        this.carry = Buffer.alloc(0);
-        return this.startCollect(data.subarray(i), abs + i);
+      if ((abs + i) % BUILDINFO_ALIGN !== 0) continue;
+      // Judge the candidate in place when the chunk holds enough of it: no copy for a false one.
+      const length = buildInfoLength(data.subarray(i));
+      if (typeof length === 'number') return this.finish(data.subarray(i, i + length));
+      if (length === 'invalid') {
+        if (this.rejectCandidate()) return this.finish(undefined);
+        continue;
       }
+      this.carry = Buffer.alloc(0);
+      return this.startCollect(data.subarray(i), abs + i);
     }
     // The stream's last bytes, not just this chunk's: chunks shorter than the magic happen. A copy,
     // as the caller may reuse its chunk buffer.
@@ -174,6 +181,7 @@ export class BuildInfoSink implements ExtractSink {
     const length = buildInfoLength(buf);
     if (typeof length === 'number') return this.finish(buf.subarray(0, length));
     if (length === 'invalid') {
+      if (this.rejectCandidate()) return this.finish(undefined);
       // Not build info after all: scan again from the byte after this magic. Everything after it
       // that was collected is re-scanned, then the rest of the stream follows.
       this.state = 'scan';
@@ -184,6 +192,18 @@ export class BuildInfoSink implements ExtractSink {
     }
     if (this.collectedBytes >= MAX_BUILDINFO_BYTES) return this.finish(buf);
     return true;
+  }
+
+  private falseCandidates = 0;
+
+  /**
+   * Counts a magic that was no build info; true once there were too many. A crafted file with an
+   * aligned magic every 16 bytes, each declaring long strings, would otherwise make the sink
+   * re-scan up to 1 MiB per candidate. Real binaries hold the text once or twice (the go command).
+   */
+  private rejectCandidate(): boolean {
+    this.falseCandidates++;
+    return this.falseCandidates > MAX_FALSE_CANDIDATES;
   }
 
   private finish(extract: Uint8Array | undefined): false {

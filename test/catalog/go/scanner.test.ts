@@ -142,6 +142,25 @@ describe('BuildInfoSink', () => {
     expect(Buffer.from(sinkOver(split(file, [2050, 2060])).extract!).equals(real)).toBe(true);
   });
 
+  test('a crafted file with a plausible magic every 16 bytes is given up on quickly, not re-scanned per candidate', () => {
+    const size = 8 << 20;
+    const file = Buffer.alloc(size, 0);
+    ELF_HEAD.copy(file);
+    // Valid header, a Go version string declared ~1 MiB long, whose end never comes valid.
+    const cand = Buffer.concat([blob('go1', '').subarray(0, 32), Buffer.from([0xf0, 0xff, 0x3f])]);
+    for (let o = 4096; o + 48 <= size; o += 48 * 16) cand.copy(file, o - (o % 16));
+    const t0 = performance.now();
+    const { extract } = sinkOver(
+      split(
+        file,
+        Array.from({ length: size / 65536 }, (_, i) => i * 65536),
+      ),
+    );
+    expect(performance.now() - t0).toBeLessThan(3000);
+    // Either given up on or the last candidate's bytes kept as truncated: never more than the cap.
+    expect(extract === undefined || extract.length <= MAX_BUILDINFO_BYTES).toBe(true);
+  });
+
   test('memory stays bounded: a declared length over the cap is no build info', () => {
     const b = blob('go1.22.1', MODINFO);
     const huge = Buffer.concat([b.subarray(0, 32), Buffer.from([0x80, 0x80, 0x80, 0x01]), Buffer.alloc(64)]);
