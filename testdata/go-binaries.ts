@@ -163,6 +163,8 @@ export async function goModuleBinary(cacheDir = DEFAULT_CACHE_DIR): Promise<GoTe
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
+  // The unpacked toolchain is ~470 MB and only needed to build: the .debs stay cached to redo it.
+  await rm(join(goroot, '../../..'), { recursive: true, force: true });
   return result();
 }
 
