@@ -2,7 +2,7 @@ import { KeyObject } from 'node:crypto';
 import { SignError } from '../errors.ts';
 import { type RawSignatureOptions, signBytes, verifyBytes } from '../raw-signature.ts';
 import { decodeBase64, encodeBase64 } from './base64.ts';
-import { goJsonBytes, goStruct, isJsonObject } from './go-json.ts';
+import { GO_JSON_TEXT, goJsonBytes, goStruct, isJsonObject } from './go-json.ts';
 import { IN_TOTO_PAYLOAD_TYPE } from './in-toto.ts';
 
 /** Media type of a legacy `.att` layer: the blob is a DSSE envelope. */
@@ -73,9 +73,9 @@ export function parseEnvelope(input: Uint8Array | Record<string, unknown>): Enve
   let doc: unknown = input;
   if (input instanceof Uint8Array) {
     try {
-      doc = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(input));
+      doc = JSON.parse(GO_JSON_TEXT.decode(input));
     } catch (err) {
-      throw fail('not UTF-8 JSON', err);
+      throw fail('not JSON', err);
     }
   }
   if (!isJsonObject(doc)) throw fail('expected a JSON object');

@@ -138,3 +138,10 @@ function fold(s: string): string {
 export function isJsonObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
+
+/**
+ * Decoder for JSON input as Go's json.Unmarshal reads it: invalid UTF-8 inside strings becomes
+ * U+FFFD instead of failing (outside strings it then fails to parse, as in Go), and a byte-order
+ * mark is kept so that JSON.parse rejects it as Go does.
+ */
+export const GO_JSON_TEXT = new TextDecoder('utf-8', { ignoreBOM: true });

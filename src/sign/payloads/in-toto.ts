@@ -1,6 +1,6 @@
 import { type Digest, digestAlgorithm, digestHex, isDigest } from '../../oci/digest.ts';
 import { SignError } from '../errors.ts';
-import { goJsonBytes, goStruct, isJsonObject } from './go-json.ts';
+import { GO_JSON_TEXT, goJsonBytes, goStruct, isJsonObject } from './go-json.ts';
 
 /** DSSE payloadType of an in-toto statement; cosign rejects envelopes with any other. */
 export const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
@@ -174,9 +174,9 @@ export function parseStatement(bytes: Uint8Array): Statement {
     new SignError('PAYLOAD_INVALID', `in-toto statement: ${why}`, cause === undefined ? undefined : { cause });
   let doc: unknown;
   try {
-    doc = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    doc = JSON.parse(GO_JSON_TEXT.decode(bytes));
   } catch (err) {
-    throw fail('not UTF-8 JSON', err);
+    throw fail('not JSON', err);
   }
   if (!isJsonObject(doc)) throw fail('expected a JSON object');
   const type = doc['_type'];

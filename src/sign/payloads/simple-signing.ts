@@ -1,7 +1,7 @@
 import { type Digest, isDigest } from '../../oci/digest.ts';
 import { DOCKER_HUB, type Reference, parseReference } from '../../oci/reference.ts';
 import { SignError } from '../errors.ts';
-import { goField, goJsonBytes, goStruct, isJsonObject } from './go-json.ts';
+import { GO_JSON_TEXT, goField, goJsonBytes, goStruct, isJsonObject } from './go-json.ts';
 
 /** `critical.type` of every cosign signature payload; readers reject any other value. */
 export const SIMPLE_SIGNING_TYPE = 'cosign container image signature';
@@ -62,9 +62,9 @@ export function parseSimpleSigningPayload(bytes: Uint8Array): SimpleSigningPaylo
     new SignError('PAYLOAD_INVALID', `simple-signing payload: ${why}`, cause === undefined ? undefined : { cause });
   let doc: unknown;
   try {
-    doc = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    doc = JSON.parse(GO_JSON_TEXT.decode(bytes));
   } catch (err) {
-    throw fail('not UTF-8 JSON', err);
+    throw fail('not JSON', err);
   }
   if (!isJsonObject(doc)) throw fail('expected a JSON object');
   const critical = objectField(doc, 'critical', fail);

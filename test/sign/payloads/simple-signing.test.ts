@@ -178,6 +178,16 @@ describe('parseSimpleSigningPayload', () => {
       expect(() => parse(bad), bad).toThrow(expect.objectContaining({ code: 'PAYLOAD_INVALID' }));
     }
   });
+  it('reads invalid UTF-8 inside strings as U+FFFD like Go, and rejects a byte-order mark', () => {
+    const good = `{"critical":{"identity":{"docker-reference":"r.io/a"},"image":{"docker-manifest-digest":"${digest}"},"type":"cosign container image signature"},"optional":{"k":"X"}}`;
+    const bytes = Buffer.from(good);
+    bytes[bytes.length - 4] = 0xff; // the X
+    expect(parseSimpleSigningPayload(new Uint8Array(bytes)).annotations).toEqual({ k: '\ufffd' });
+    const bom = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(good)]);
+    expect(() => parseSimpleSigningPayload(new Uint8Array(bom))).toThrow(
+      expect.objectContaining({ code: 'PAYLOAD_INVALID' }),
+    );
+  });
 });
 
 describe('dockerReferenceOf', () => {
