@@ -1,3 +1,5 @@
+import { SigilError } from '../errors.ts';
+
 /**
  * One error class for src/attach (tag scheme, referrers, discovery). `code` is stable for the
  * CLI's exit codes; add a code as a new line of the union, never rename one.
@@ -11,11 +13,6 @@ export type AttachErrorCode =
   | 'NOT_FOUND'
   | 'INVALID_OPTIONS';
 
-export class AttachError extends Error {
+export class AttachError extends SigilError<AttachErrorCode> {
   override name = 'AttachError';
-  readonly code: AttachErrorCode;
-  constructor(code: AttachErrorCode, message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.code = code;
-  }
 }

@@ -1,4 +1,12 @@
-export type { CatalogFile, CatalogInput, CatalogResult, Cataloger } from './cataloger.ts';
+export type {
+  CatalogFile,
+  CatalogInput,
+  CatalogResult,
+  Cataloger,
+  ContentExtractor,
+  ExtractSink,
+  FileHeader,
+} from './cataloger.ts';
 export type { Distro, Location, Package, PackageType } from './package.ts';
 export { PURL_TYPES } from './package.ts';
 export { detectDistro, osReleaseWants, parseOsRelease } from './os-release.ts';
@@ -24,3 +32,5 @@ export { javaCataloger } from './java/cataloger.ts';
 export { npmCataloger } from './npm/cataloger.ts';
 export { composerCataloger, composerWants } from './composer/cataloger.ts';
 export { gemCataloger, gemWants } from './ruby/cataloger.ts';
+export { goBinaryCataloger } from './go/cataloger.ts';
+export { rustAuditCataloger } from './rust/cataloger.ts';

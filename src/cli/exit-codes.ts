@@ -1,6 +1,8 @@
 import { FilesystemError, type FilesystemErrorCode } from '../filesystem/errors.ts';
 import { OciError, type OciErrorCode } from '../oci/errors.ts';
+import { AttachError, type AttachErrorCode } from '../attach/errors.ts';
 import { SbomError, type SbomErrorCode } from '../sbom/errors.ts';
+import { SignError, type SignErrorCode } from '../sign/errors.ts';
 
 /**
  * Exit codes, documented in the README and `sigil --help`. Scripts branch on these, so a
@@ -50,10 +52,25 @@ const BY_SBOM_CODE: Partial<Record<SbomErrorCode, number>> = {
   INVALID_OPTIONS: ExitCode.Usage,
 };
 
+const BY_SIGN_CODE: Partial<Record<SignErrorCode, number>> = {
+  KEY_INVALID: ExitCode.Usage,
+  KEY_UNSUPPORTED: ExitCode.Usage,
+  INVALID_OPTIONS: ExitCode.Usage,
+  KEY_PASSWORD: ExitCode.Auth,
+  IDENTITY_TOKEN: ExitCode.Auth,
+};
+
+const BY_ATTACH_CODE: Partial<Record<AttachErrorCode, number>> = {
+  INVALID_OPTIONS: ExitCode.Usage,
+  NOT_FOUND: ExitCode.NotFound,
+};
+
 export function exitCodeFor(e: unknown): number {
   if (e instanceof OciError) return BY_CODE[e.code] ?? ExitCode.Failure;
   if (e instanceof FilesystemError) return BY_FILESYSTEM_CODE[e.code] ?? ExitCode.Failure;
   if (e instanceof SbomError) return BY_SBOM_CODE[e.code] ?? ExitCode.Failure;
+  if (e instanceof SignError) return BY_SIGN_CODE[e.code] ?? ExitCode.Failure;
+  if (e instanceof AttachError) return BY_ATTACH_CODE[e.code] ?? ExitCode.Failure;
   if (e instanceof UsageError) return ExitCode.Usage;
   return ExitCode.Failure;
 }

@@ -2,8 +2,10 @@ import yargs, { type Argv } from 'yargs';
 import type { Command, Run } from './command.ts';
 import { copyCommand } from './commands/copy.ts';
 import { configCommand, digestCommand, manifestCommand } from './commands/inspect.ts';
+import { keysCommand } from './commands/keys.ts';
 import { loginCommand, logoutCommand } from './commands/login.ts';
 import { sbomCommand } from './commands/sbom.ts';
+import { attestCommand, signCommand } from './commands/sign.ts';
 import { tagsCommand } from './commands/tags.ts';
 import { type GlobalArgs, makeContext, VERSION } from './context.ts';
 import { ExitCode, exitCodeFor } from './exit-codes.ts';
@@ -16,6 +18,9 @@ const COMMANDS: Command[] = [
   tagsCommand,
   copyCommand,
   sbomCommand,
+  signCommand,
+  attestCommand,
+  keysCommand,
   loginCommand,
   logoutCommand,
 ];

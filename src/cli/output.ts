@@ -1,7 +1,5 @@
 import type { Writable } from 'node:stream';
-import { FilesystemError } from '../filesystem/errors.ts';
-import { OciError } from '../oci/errors.ts';
-import { SbomError } from '../sbom/errors.ts';
+import { SigilError } from '../errors.ts';
 
 export type OutputFormat = 'text' | 'json';
 
@@ -50,7 +48,7 @@ export class Printer {
 
   /** One line for a user's mistake or an operational failure; the stack only with --verbose. */
   error(e: unknown): void {
-    const code = e instanceof OciError || e instanceof FilesystemError || e instanceof SbomError ? ` [${e.code}]` : '';
+    const code = e instanceof SigilError ? ` [${e.code}]` : '';
     const message = e instanceof Error ? e.message : String(e);
     this.io.stderr.write(`sigil: error${code}: ${message}\n`);
     if (this.flags.verbose && e instanceof Error) {

@@ -1,3 +1,5 @@
+import { SigilError } from '../errors.ts';
+
 /**
  * One error class for everything under src/filesystem (layer reading, squashing, the layer cache).
  * `code` is stable for the CLI and scripts; `message` names the layer digest or file involved.
@@ -11,14 +13,8 @@ export type FilesystemErrorCode =
   | 'LAYER_TOO_LARGE'
   | 'INVALID_OPTIONS';
 
-export class FilesystemError extends Error {
+export class FilesystemError extends SigilError<FilesystemErrorCode> {
   override name = 'FilesystemError';
-  readonly code: FilesystemErrorCode;
-
-  constructor(code: FilesystemErrorCode, message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.code = code;
-  }
 }
 
 export function isFilesystemError(e: unknown, code?: FilesystemErrorCode): e is FilesystemError {

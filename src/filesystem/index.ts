@@ -11,6 +11,7 @@ export {
   type LayerEntryInfo,
   readLayerFiles,
 } from './layer-analysis.ts';
+export type { ContentExtractor, ExtractSink, FileHeader, NamedExtractor } from './content-extractor.ts';
 export { directoryLayerCache, type LayerCache, layerCacheKey, memoryLayerCache } from './layer-cache.ts';
 export { normalizePath } from './paths.ts';
 export { type LayerProgress, squashImage, type SquashOptions, type SquashResult } from './squash.ts';

@@ -1,3 +1,5 @@
+import { SigilError } from '../errors.ts';
+
 /**
  * One error class for everything under src/oci. `code` is stable: the CLI maps it to an
  * exit code and scripts may match on it; `message` says what failed, where, and what to do.
@@ -27,9 +29,8 @@ export type OciErrorCode =
   | 'REGISTRY_ERROR'
   | 'INVALID_OPTIONS';
 
-export class OciError extends Error {
+export class OciError extends SigilError<OciErrorCode> {
   override name = 'OciError';
-  readonly code: OciErrorCode;
   /** HTTP status when the error came from a registry response. */
   readonly status?: number;
   /** Errors from the registry's JSON body (`errors[].code`), kept for callers that branch on them. */
@@ -40,8 +41,7 @@ export class OciError extends Error {
     message: string,
     options?: ErrorOptions & { status?: number; registryCodes?: readonly string[] },
   ) {
-    super(message, options);
-    this.code = code;
+    super(code, message, options);
     this.status = options?.status;
     this.registryCodes = options?.registryCodes;
   }

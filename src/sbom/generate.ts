@@ -10,6 +10,8 @@ import { npmCataloger } from '../catalog/npm/cataloger.ts';
 import { pythonCataloger } from '../catalog/python/cataloger.ts';
 import { rpmCataloger } from '../catalog/rpm/cataloger.ts';
 import { gemCataloger } from '../catalog/ruby/cataloger.ts';
+import { goBinaryCataloger } from '../catalog/go/cataloger.ts';
+import { rustAuditCataloger } from '../catalog/rust/cataloger.ts';
 import type { Package } from '../catalog/package.ts';
 import {
   directoryLayerCache,
@@ -38,6 +40,8 @@ export const DEFAULT_CATALOGERS: readonly Cataloger[] = [
   javaCataloger,
   gemCataloger,
   composerCataloger,
+  goBinaryCataloger,
+  rustAuditCataloger,
 ];
 
 export interface GenerateSbomOptions extends SourceOptions {

@@ -1,3 +1,5 @@
+import { SigilError } from '../errors.ts';
+
 /**
  * One error class for src/sign (keys, payloads, signers, witnesses). `code` is stable: the CLI
  * maps it to an exit code and scripts may match on it; `message` says what to do. Add a code as
@@ -26,11 +28,6 @@ export type SignErrorCode =
   | 'TSA'
   | 'INVALID_OPTIONS';
 
-export class SignError extends Error {
+export class SignError extends SigilError<SignErrorCode> {
   override name = 'SignError';
-  readonly code: SignErrorCode;
-  constructor(code: SignErrorCode, message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.code = code;
-  }
 }
