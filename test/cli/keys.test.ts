@@ -5,12 +5,8 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import type { ReadStream } from 'node:tty';
 import { describe, expect, it } from 'vitest';
-import yargs, { type Argv } from 'yargs';
-import type { Run } from '../../src/cli/command.ts';
-import { keysCommand } from '../../src/cli/commands/keys.ts';
-import { type GlobalArgs, makeContext } from '../../src/cli/context.ts';
-import { exitCodeFor } from '../../src/cli/exit-codes.ts';
-import { type Io, Printer } from '../../src/cli/output.ts';
+import { main } from '../../src/cli/main.ts';
+import type { Io } from '../../src/cli/output.ts';
 import { cliPasswordProvider, promptHidden } from '../../src/cli/password.ts';
 import { decryptCosignKey, parseEncryptedCosignKey } from '../../src/sign/keys/index.ts';
 import { VECTORS_DIR } from '../helpers/vectors.ts';
@@ -18,10 +14,7 @@ import { VECTORS_DIR } from '../helpers/vectors.ts';
 const KEYFILES = join(VECTORS_DIR, 'cosign', 'keyfiles');
 const SECRET = 'correct horse battery staple';
 
-/**
- * Runs the key commands in-process through yargs the way src/cli/main.ts does (same global
- * flags, same run/ error path), until main.ts registers them and runSigil can be used.
- */
+/** Runs sigil in-process through the real entry point (src/cli/main.ts), with its own streams and env. */
 async function sigil(
   args: string[],
   env: NodeJS.ProcessEnv = {},
@@ -32,34 +25,7 @@ async function sigil(
   const out = new PassThrough().on('data', (d: Buffer) => (stdout += d.toString()));
   const err = new PassThrough().on('data', (d: Buffer) => (stderr += d.toString()));
   const io: Io = { stdout: out, stderr: err, stdin, env };
-  let code = 0;
-  const run: Run = async (argv, handler, options) => {
-    const global = argv as GlobalArgs;
-    let printer = new Printer(io, { output: 'text', verbose: false, quiet: false });
-    try {
-      const ctx = makeContext(global, io, new AbortController().signal, options);
-      printer = ctx.out;
-      code = (await handler(ctx, argv as never)) ?? 0;
-    } catch (e) {
-      printer.error(e);
-      code = exitCodeFor(e);
-    }
-  };
-  let parser = yargs()
-    .option('output', { alias: 'o', type: 'string', array: true, nargs: 1, default: [] as string[] })
-    .option('verbose', { type: 'boolean', default: false })
-    .option('quiet', { type: 'boolean', default: false })
-    .option('insecure-registry', { type: 'string', array: true, default: [] as string[] })
-    .option('plain-http', { type: 'boolean', default: false }) as unknown as Argv<GlobalArgs>;
-  parser = keysCommand
-    .register(parser, run)
-    .strict()
-    .exitProcess(false)
-    .fail((msg) => {
-      code = 2;
-      stderr += `sigil: error: ${msg}\n`;
-    });
-  await parser.parseAsync(args);
+  const code = await main(args, io);
   return { code, stdout, stderr };
 }
 
@@ -122,13 +88,13 @@ describe('sigil import-key-pair', () => {
     decryptCosignKey(readFileSync(`${prefix}.key`), SECRET);
   });
 
-  it('refuses an already-encrypted cosign key (exit 1, named)', async () => {
+  it('refuses an already-encrypted cosign key (exit 2, named)', async () => {
     const dir = tmp();
     const r = await sigil(
       ['import-key-pair', '--key', join(KEYFILES, 'sigstore-label-hello.key'), '--output-key-prefix', join(dir, 'x')],
       { COSIGN_PASSWORD: SECRET },
     );
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/sigstore-label-hello\.key: unsupported PEM type "ENCRYPTED SIGSTORE PRIVATE KEY"/);
   });
 });
@@ -154,13 +120,13 @@ describe('sigil public-key', () => {
     const dir = tmp();
     copyFileSync(join(KEYFILES, 'cosign-label-hello.key'), join(dir, 'k.key'));
     const wrong = await sigil(['public-key', '--key', join(dir, 'k.key')], { COSIGN_PASSWORD: SECRET });
-    expect(wrong.code).toBe(1);
+    expect(wrong.code).toBe(3);
     expect(wrong.stderr).toMatch(/k\.key: the password does not decrypt it/);
     expect(wrong.stdout + wrong.stderr).not.toContain(SECRET);
     const negative = await sigil(['public-key', '--key', join(KEYFILES, 'negative-cosign-label-sec1-hello.key')], {
       COSIGN_PASSWORD: 'hello',
     });
-    expect(negative.code).toBe(1);
+    expect(negative.code).toBe(2);
     expect(negative.stderr).toMatch(/PKCS#8/);
   });
 });
