@@ -58,3 +58,24 @@ export {
   type TagLocation,
   tagKind,
 } from './tags.ts';
+export {
+  type AttachmentTree,
+  type DiscoverTreeOptions,
+  discoverTree,
+  type ReferrerNode,
+  type RenderTreeOptions,
+  renderTree,
+  type TagNode,
+  type TreeJsonNode,
+  type TreeJsonTag,
+  treeJson,
+  walkTree,
+} from './tree.ts';
+export {
+  attestationManifestsOf,
+  BUILDKIT_ATTESTATION_MANIFEST,
+  BuildkitAnnotation,
+  type BuildkitAttestation,
+  BuildkitPredicateType,
+  listBuildkitAttestations,
+} from './buildkit.ts';

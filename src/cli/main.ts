@@ -1,12 +1,14 @@
 import yargs, { type Argv } from 'yargs';
 import type { Command, Run } from './command.ts';
 import { copyCommand } from './commands/copy.ts';
+import { downloadCommand } from './commands/download.ts';
 import { configCommand, digestCommand, manifestCommand } from './commands/inspect.ts';
 import { keysCommand } from './commands/keys.ts';
 import { loginCommand, logoutCommand } from './commands/login.ts';
 import { sbomCommand } from './commands/sbom.ts';
 import { attestCommand, signCommand } from './commands/sign.ts';
 import { tagsCommand } from './commands/tags.ts';
+import { treeCommand, triangulateCommand } from './commands/tree.ts';
 import { type GlobalArgs, makeContext, VERSION } from './context.ts';
 import { ExitCode, exitCodeFor } from './exit-codes.ts';
 import { type Io, Printer } from './output.ts';
@@ -20,6 +22,9 @@ const COMMANDS: Command[] = [
   sbomCommand,
   signCommand,
   attestCommand,
+  treeCommand,
+  triangulateCommand,
+  downloadCommand,
   keysCommand,
   loginCommand,
   logoutCommand,
