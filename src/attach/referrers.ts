@@ -8,6 +8,7 @@ import { AttachError } from './errors.ts';
 import { goJson, sortedMap } from './go-json.ts';
 import { AttachAnnotation, AttachMediaType } from './media-types.ts';
 import { type TagLayerInput, tagLayerDescriptor } from './signature-image.ts';
+import { settleTag } from './settle.ts';
 import { getManifestIfExists } from './tag-image.ts';
 
 /** The OCI empty descriptor's blob (image spec v1.1, "Guidance for an Empty Descriptor"). */
@@ -143,9 +144,13 @@ export interface PushReferrerResult {
 /**
  * Pushes the config and layer blobs, then the manifest by digest (never a tag), then, when the
  * registry has no referrers API, adds it to the `<alg>-<hex>` fallback tag index.
- * API support is learned the way `Registry.referrers` reads referrers (a 404 from
- * `/referrers/<digest>` means none), i.e. the check go-containerregistry's writer makes after
- * pushing a manifest with a subject.
+ *
+ * API support is learned from the manifest PUT itself: a registry that processed the subject
+ * answers with `OCI-Subject: <subject digest>`, and without that header the client must
+ * maintain the fallback tag (distribution spec v1.1, "Pushing Manifests with Subject"). That
+ * saves the `GET /referrers` probe go-containerregistry makes. The empty config is checked with
+ * a HEAD (it is usually there); the layers are new content (a fresh signature), uploaded
+ * without one.
  */
 export async function pushReferrer(
   registry: Registry,
@@ -156,16 +161,13 @@ export async function pushReferrer(
   const { signal } = options;
   const manifest = buildReferrerManifest(input);
   const pushOptions = signal ? { signal } : {};
-  const blobs: [Descriptor, Uint8Array][] = [
-    [manifest.config, manifest.configBytes],
-    ...input.layers.map((l, i): [Descriptor, Uint8Array] => [manifest.layers[i] as Descriptor, l.bytes]),
-  ];
-  for (const [desc, bytes] of blobs) {
-    await registry.pushBlob(repo, desc, async () => Readable.from([Buffer.from(bytes)]), pushOptions);
+  const open = (bytes: Uint8Array) => async () => Readable.from([Buffer.from(bytes)]);
+  await registry.pushBlob(repo, manifest.config, open(manifest.configBytes), pushOptions);
+  for (const [i, l] of input.layers.entries()) {
+    await registry.pushNewBlob(repo, manifest.layers[i] as Descriptor, open(l.bytes), pushOptions);
   }
-  await registry.putManifest(repo, manifest.digest, manifest.manifestBytes, MediaType.OciManifest, signal);
-  const probe = await registry.referrers(repo, input.subject.digest, signal ? { signal } : {});
-  if (probe.via === 'api') return { manifest, via: 'api' };
+  const put = await registry.pushManifest(repo, manifest.digest, manifest.manifestBytes, MediaType.OciManifest, signal);
+  if (put.subject === input.subject.digest) return { manifest, via: 'api' };
   const index = await addToReferrersIndex(
     registry,
     repo,
@@ -175,10 +177,6 @@ export async function pushReferrer(
   );
   return { manifest, via: 'tag', index };
 }
-
-// Each round reads, merges and writes; a round is repeated only when another writer's PUT
-// replaced ours in between. Three is plenty for a handful of concurrent signers.
-const INDEX_UPDATE_ROUNDS = 3;
 
 interface IndexDoc {
   schemaVersion: 2;
@@ -193,9 +191,8 @@ interface IndexDoc {
  * Read-modify-write of the fallback tag index (ggcr:pkg/v1/remote/write.go
  * `commitSubjectReferrers`): every existing entry is kept as it is, the new one is added
  * unless an entry with its digest exists (then nothing is written), entries are sorted by
- * digest. After the PUT the tag is read again, and the merge is redone if a concurrent writer
- * replaced the index without our entry. Another writer that does not re-check can still drop
- * ours or we theirs in a narrow window: the distribution spec has no conditional PUT.
+ * digest. Concurrent writers are handled by {@link settleTag}: after the PUT, the index is read
+ * again after a jittered delay and the merge redone if another writer's PUT dropped our entry.
  */
 export async function addToReferrersIndex(
   registry: Registry,
@@ -206,38 +203,34 @@ export async function addToReferrersIndex(
 ): Promise<{ digest: Digest; changed: boolean }> {
   const tag = referrersTag(subject);
   const what = `referrers tag index ${registry.host}/${repo}:${tag}`;
-  let changed = false;
-  for (let round = 0; round < INDEX_UPDATE_ROUNDS; round++) {
-    const current = await getManifestIfExists(registry, repo, tag, signal);
-    const doc: IndexDoc = current
-      ? parseIndex(current.bytes, what)
-      : { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [] };
-    if (current && doc.manifests.some((d) => d.digest === entry.digest)) {
-      return { digest: current.descriptor.digest, changed };
-    }
-    const manifests = [...doc.manifests, entry].sort((a, b) =>
-      a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0,
-    );
-    const out = {
-      schemaVersion: 2,
-      mediaType: MediaType.OciIndex,
-      manifests,
-      ...(doc.annotations ? { annotations: doc.annotations } : {}),
-      ...(doc.subject ? { subject: doc.subject } : {}),
-      ...(doc.artifactType ? { artifactType: doc.artifactType } : {}),
-    };
-    const bytes = new TextEncoder().encode(goJson(out));
-    await registry.putManifest(repo, tag, bytes, MediaType.OciIndex, signal);
-    changed = true;
-  }
-  const final = await getManifestIfExists(registry, repo, tag, signal);
-  if (final && parseIndex(final.bytes, what).manifests.some((d) => d.digest === entry.digest)) {
-    return { digest: final.descriptor.digest, changed };
-  }
-  throw new AttachError(
-    'ATTACHMENT_INVALID',
-    `${what}: concurrent writers kept replacing the index; ${entry.digest} is still missing after ${INDEX_UPDATE_ROUNDS} tries`,
+  const settled = await settleTag(
+    {
+      what,
+      read: async () => {
+        const current = await getManifestIfExists(registry, repo, tag, signal);
+        return current ? { digest: current.descriptor.digest, doc: parseIndex(current.bytes, what) } : undefined;
+      },
+      has: (state) => state !== undefined && state.doc.manifests.some((d) => d.digest === entry.digest),
+      write: async (state) => {
+        const doc: IndexDoc = state?.doc ?? { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [] };
+        const manifests = [...doc.manifests, entry].sort((a, b) =>
+          a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0,
+        );
+        const out = {
+          schemaVersion: 2,
+          mediaType: MediaType.OciIndex,
+          manifests,
+          ...(doc.annotations ? { annotations: doc.annotations } : {}),
+          ...(doc.subject ? { subject: doc.subject } : {}),
+          ...(doc.artifactType ? { artifactType: doc.artifactType } : {}),
+        };
+        const bytes = new TextEncoder().encode(goJson(out));
+        return registry.putManifest(repo, tag, bytes, MediaType.OciIndex, signal);
+      },
+    },
+    signal ? { signal } : {},
   );
+  return { digest: settled.state.digest, changed: settled.writes > 0 };
 }
 
 function parseIndex(bytes: Uint8Array, what: string): IndexDoc {

@@ -6,6 +6,7 @@ import { MediaType } from '../oci/media-types.ts';
 import type { Registry } from '../oci/registry/client.ts';
 import { AttachError } from './errors.ts';
 import { AttachAnnotation } from './media-types.ts';
+import { settleTag } from './settle.ts';
 import {
   MAX_SIGNATURE_LAYERS,
   parseSignatureImage,
@@ -85,9 +86,10 @@ export interface AppendResult {
  * by tag, so the tag never names a blob the registry lacks. A failure before the PUT leaves the
  * tag as it was.
  *
- * Not atomic: two writers appending at once both read the same old manifest and the later PUT
- * wins, dropping the other's layer. cosign has the same race (no conditional PUT exists in the
- * distribution spec); callers that sign concurrently must serialise per subject.
+ * Concurrent appenders: the layer blobs are uploaded before the read, so only the config
+ * upload sits between the read and the PUT, and {@link settleTag} re-reads after a jittered
+ * delay and appends again if a concurrent writer's PUT dropped our layers (cosign has no such
+ * re-check; without it, two signers at once lose one signature).
  */
 export async function appendToTagImage(
   registry: Registry,
@@ -98,43 +100,97 @@ export async function appendToTagImage(
 ): Promise<AppendResult> {
   const { signal } = options;
   if (newLayers.length === 0) throw new AttachError('INVALID_OPTIONS', `nothing to append to ${repo}:${tag}`);
-  const existing = await readTagImage(registry, repo, tag, signal);
-  const layers = [...(existing?.layers ?? [])];
-  const appended: Descriptor[] = [];
-  const skipped: Descriptor[] = [];
-  const toUpload: { desc: Descriptor; bytes: Uint8Array }[] = [];
-  for (const layer of newLayers) {
-    const desc = tagLayerDescriptor(layer);
-    if (await findDuplicate(layers, desc, layer, options)) {
-      skipped.push(desc);
-      continue;
-    }
-    layers.push(desc);
-    appended.push(desc);
-    toUpload.push({ desc, bytes: layer.bytes });
-  }
-  if (appended.length === 0 && existing) {
-    // Everything was there already: rewriting the same manifest would only widen the race below.
-    return { digest: existing.manifest.descriptor.digest, written: false, appended, skipped, layers };
-  }
-  if (layers.length > MAX_SIGNATURE_LAYERS) {
-    throw new AttachError(
-      'ATTACHMENT_TOO_LARGE',
-      `${registry.host}/${repo}:${tag} would hold ${layers.length} layers; cosign's limit is ${MAX_SIGNATURE_LAYERS}`,
-    );
-  }
-  // cosign appends to the existing image, so its media types stay; a new image gets the chosen ones.
-  const dockerMediaTypes = existing
-    ? existing.manifest.descriptor.mediaType === MediaType.DockerManifest
-    : (options.dockerMediaTypes ?? false);
-  const image = signatureImageFromDescriptors(layers, { dockerMediaTypes });
+  const what = `${registry.host}/${repo}:${tag}`;
   const pushOptions = signal ? { signal } : {};
-  for (const { desc, bytes } of toUpload) {
-    await registry.pushBlob(repo, desc, async () => Readable.from([Buffer.from(bytes)]), pushOptions);
+  const descs = newLayers.map(tagLayerDescriptor);
+  /** The new layers that `layers` does not hold yet (by cosign's duplicate rule). */
+  const missing = async (layers: readonly Descriptor[]): Promise<number[]> => {
+    const out: number[] = [];
+    for (const [i, layer] of newLayers.entries()) {
+      const desc = descs[i] as Descriptor;
+      // Our own layer, as written by us: always present, whatever the duplicate rule says.
+      if (layers.some((l) => sameLayer(l, desc))) continue;
+      if (!(await findDuplicate(layers, desc, layer, options))) out.push(i);
+    }
+    return out;
+  };
+  const first = await readTagImage(registry, repo, tag, signal);
+  const toAdd = await missing(first?.layers ?? []);
+  if (toAdd.length === 0 && first) {
+    // Everything was there already: rewriting the same manifest would only widen the race.
+    return {
+      digest: first.manifest.descriptor.digest,
+      written: false,
+      appended: [],
+      skipped: descs,
+      layers: first.layers,
+    };
   }
-  await registry.pushBlob(repo, image.config, async () => Readable.from([Buffer.from(image.configBytes)]), pushOptions);
-  const digest = await registry.putManifest(repo, tag, image.manifestBytes, image.manifestMediaType, signal);
-  return { digest, written: true, appended, skipped, layers: image.layers };
+  // Uploaded before the read-modify-write below, to keep its read-to-PUT window short. The
+  // payload blob is often there already (every signer of a digest signs the same payload).
+  for (const i of toAdd) {
+    const bytes = (newLayers[i] as TagLayerInput).bytes;
+    await registry.pushBlob(repo, descs[i] as Descriptor, async () => Readable.from([Buffer.from(bytes)]), pushOptions);
+  }
+  let appended: Descriptor[] = [];
+  let skipped: Descriptor[] = [];
+  let firstRead = true;
+  const settled = await settleTag<TagImage | undefined, Digest>(
+    {
+      what,
+      // The first read was made above; the settle loop's own first read is that one.
+      read: async () => {
+        if (firstRead) {
+          firstRead = false;
+          return first;
+        }
+        return readTagImage(registry, repo, tag, signal);
+      },
+      has: async (state) => state !== undefined && (await missing(state.layers)).length === 0,
+      write: async (state) => {
+        const existing = state ?? undefined;
+        const add = await missing(existing?.layers ?? []);
+        const layers = [...(existing?.layers ?? []), ...add.map((i) => descs[i] as Descriptor)];
+        appended = add.map((i) => descs[i] as Descriptor);
+        skipped = descs.filter((_, i) => !add.includes(i));
+        if (layers.length > MAX_SIGNATURE_LAYERS) {
+          throw new AttachError(
+            'ATTACHMENT_TOO_LARGE',
+            `${what} would hold ${layers.length} layers; cosign's limit is ${MAX_SIGNATURE_LAYERS}`,
+          );
+        }
+        // cosign appends to the existing image, so its media types stay; a new image gets the chosen ones.
+        const dockerMediaTypes = existing
+          ? existing.manifest.descriptor.mediaType === MediaType.DockerManifest
+          : (options.dockerMediaTypes ?? false);
+        const image = signatureImageFromDescriptors(layers, { dockerMediaTypes });
+        // The config lists every layer's diff ID, so it is new content: no HEAD first.
+        await registry.pushNewBlob(
+          repo,
+          image.config,
+          async () => Readable.from([Buffer.from(image.configBytes)]),
+          pushOptions,
+        );
+        return registry.putManifest(repo, tag, image.manifestBytes, image.manifestMediaType, signal);
+      },
+    },
+    pushOptions,
+  );
+  const final = settled.state as TagImage;
+  return {
+    digest: final.manifest.descriptor.digest,
+    written: settled.writes > 0,
+    appended,
+    skipped,
+    layers: final.layers,
+  };
+}
+
+function sameLayer(a: Descriptor, b: Descriptor): boolean {
+  if (a.digest !== b.digest || a.mediaType !== b.mediaType) return false;
+  const x = a.annotations ?? {};
+  const y = b.annotations ?? {};
+  return Object.keys(x).length === Object.keys(y).length && Object.entries(y).every(([k, v]) => x[k] === v);
 }
 
 /** cosign's dupe rule: same digest, same media type, every new non-signature annotation equal, and the signer check. */

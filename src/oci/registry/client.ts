@@ -20,6 +20,7 @@ import { fetchReferrers, type ReferrersResult, referrersTagFallback } from './re
 import { discard } from './response-error.ts';
 import { Backoff, isNetworkError, resolveRetryPolicy, type RetryPolicy } from './retry.ts';
 import { header, type RegistryResponse, readBounded, Transport } from './transport.ts';
+import { RequestCount, type RequestEvent } from './request-count.ts';
 import { uploadBlob } from './upload.ts';
 
 export interface RegistryOptions {
@@ -34,6 +35,19 @@ export interface RegistryOptions {
   chunkThreshold?: number;
   /** Defaults to one keep-alive Agent shared by the process. */
   dispatcher?: Dispatcher;
+  /** Called once per HTTP request sent (every try counts); `Registry.requests` counts them too. */
+  onRequest?: (e: RequestEvent) => void;
+}
+
+/** What a manifest PUT told: the digest, and the subject the registry says it indexed. */
+export interface PutManifestResult {
+  digest: Digest;
+  /**
+   * The `OCI-Subject` answer header (distribution spec v1.1, "Pushing Manifests with Subject"):
+   * a registry with the referrers API sends it when it processed the manifest's subject; its
+   * absence tells the client to maintain the fallback tag index itself.
+   */
+  subject?: Digest;
 }
 
 /**
@@ -69,6 +83,8 @@ export class Registry {
   private readonly transport: Transport;
   private readonly chunkSize: number;
   private readonly chunkThreshold: number;
+  /** Every HTTP request this client sent, by method. */
+  readonly requests = new RequestCount();
 
   constructor(host: string, options: RegistryOptions = {}) {
     const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
@@ -84,6 +100,10 @@ export class Registry {
       ...(options.insecure !== undefined ? { insecure: options.insecure } : {}),
       ...(options.userAgent ? { userAgent: options.userAgent } : {}),
       ...(options.dispatcher ? { dispatcher: options.dispatcher } : {}),
+      onRequest: (e) => {
+        this.requests.add(e);
+        options.onRequest?.(e);
+      },
       retry: resolveRetryPolicy(options.retry),
     });
     this.host = this.transport.registry;
@@ -152,6 +172,17 @@ export class Registry {
     mediaType: string,
     signal?: AbortSignal,
   ): Promise<Digest> {
+    return (await this.pushManifest(repo, reference, bytes, mediaType, signal)).digest;
+  }
+
+  /** {@link putManifest}, also returning the `OCI-Subject` the registry answered with. */
+  async pushManifest(
+    repo: string,
+    reference: string,
+    bytes: Uint8Array,
+    mediaType: string,
+    signal?: AbortSignal,
+  ): Promise<PutManifestResult> {
     const what = `manifest ${this.host}/${repo}${isDigest(reference) ? '@' : ':'}${reference}`;
     let digest: Digest;
     if (isDigest(reference)) {
@@ -177,7 +208,8 @@ export class Registry {
         `${what}: the registry stored it as ${stated}, but its digest is ${digest}`,
       );
     }
-    return digest;
+    const subject = header(res.headers, 'oci-subject')?.trim();
+    return { digest, ...(subject && isDigest(subject) ? { subject } : {}) };
   }
 
   /** Deletes a manifest by digest (registries refuse deleting by tag, and a tag delete would hide which content went). */
@@ -273,6 +305,27 @@ export class Registry {
       ...(mountFrom ? { mountFrom } : {}),
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
       ...(signal ? { signal } : {}),
+    });
+  }
+
+  /**
+   * Uploads a blob without first asking whether the registry has it: for content just made
+   * (a signature bundle, a regenerated config), where the HEAD would only cost a round trip.
+   * Uploading a blob the registry already has is harmless: it stores the same bytes.
+   */
+  async pushNewBlob(
+    repo: string,
+    desc: Descriptor,
+    open: () => Promise<Readable>,
+    options: PushBlobOptions = {},
+  ): Promise<void> {
+    assertDigest(desc.digest, 'blob digest');
+    await uploadBlob(this.transport, repo, desc, open, {
+      chunkSize: this.chunkSize,
+      chunkThreshold: this.chunkThreshold,
+      what: `blob ${desc.digest} to ${this.host}/${repo}`,
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
     });
   }
 

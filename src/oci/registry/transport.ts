@@ -53,6 +53,8 @@ export interface TransportOptions {
   userAgent?: string;
   retry: RetryPolicy;
   dispatcher?: Dispatcher;
+  /** Called once per HTTP request sent to the registry (each try, each redirect hop). */
+  onRequest?: (e: { method: Method; url: URL }) => void;
 }
 
 const MAX_REDIRECTS = 5;
@@ -240,6 +242,7 @@ export class Transport {
     this.assertAllowed(url);
     const backoff = new Backoff(this.options.retry);
     for (;;) {
+      this.options.onRequest?.({ method, url });
       try {
         return await this.dispatcher.request({
           origin: url.origin,
