@@ -72,6 +72,10 @@ export const signCommand: Command = {
           const signing = await resolveSigning(ctx, a);
           ctx.out.debug(`signing as ${signing.identity}`);
           const { signImage } = await import('../../workflows/sign-image.ts');
+          const { RequestCount } = await import('../../oci/registry/request-count.ts');
+          // Every HTTP attempt this command sends to a registry, for --verbose.
+          const requests = new RequestCount();
+          const registry = { ...ctx.registry, onRequest: requests.add.bind(requests) };
           const results: SignImageResult[] = [];
           for (const image of a.images) {
             results.push(
@@ -80,11 +84,12 @@ export const signCommand: Command = {
                 attach: a.attach,
                 annotations,
                 recursive: a.recursive ?? false,
-                registry: ctx.registry,
+                registry,
                 signal: ctx.signal,
               }),
             );
           }
+          ctx.out.debug(`registry requests: ${requests.toString()}`);
           report(ctx, 'Signed', results);
           return ExitCode.Ok;
         }),

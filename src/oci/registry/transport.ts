@@ -204,6 +204,12 @@ export class Transport {
   }
 
   private async authorization(scopes: readonly string[], signal?: AbortSignal): Promise<string | undefined> {
+    // Without credentials, the /v2/ probe is skipped: the request goes out anonymously, as it
+    // would after a probe answering 200, and a 401 to it carries the challenge (learned in
+    // `send`), so a registry open to anonymous use costs no extra round trip. With credentials
+    // the probe stays: a registry may answer 404 rather than 401 to an anonymous request for a
+    // private repository, and the credentials must be sent before that answer.
+    if (this.challenge === undefined && !(await this.credential().catch(() => undefined))) return undefined;
     const challenge = await this.probe(signal);
     if (!challenge) return undefined;
     const credential = await this.credential();
