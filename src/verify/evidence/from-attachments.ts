@@ -15,9 +15,9 @@ export async function evidenceFromAttachments(
   attachments: AttachmentList | readonly Attachment[],
   signal?: AbortSignal,
 ): Promise<Evidence[]> {
-  const list = Array.isArray(attachments) ? attachments : (attachments as AttachmentList).attachments;
+  const list: readonly Attachment[] = 'attachments' in attachments ? attachments.attachments : attachments;
   const out: Evidence[] = [];
-  for (const att of list as readonly Attachment[]) {
+  for (const att of list) {
     if (att.kind !== 'signature' && att.kind !== 'attestation') continue;
     for (const layer of att.layers) {
       const source = sourceOf(att, layer);

@@ -346,9 +346,13 @@ describe('legacy-sig-custom-pki-rsa: RSA-4096 cert from a private CA, no tlog', 
       subjectAlternativeName: 'qiwan@redhat.com',
     });
     expect(signer.key.asymmetricKeyType).toBe('rsa');
-    expect(() => verifyAt(e, trust(), new Date('2060-01-01T00:00:00Z'))).toThrow(
-      expect.objectContaining({ code: 'CERTIFICATE_ERROR' }) as Error,
-    );
+    let expired: unknown;
+    try {
+      verifyAt(e, trust(), new Date('2060-01-01T00:00:00Z'));
+    } catch (err) {
+      expired = err;
+    }
+    expect(expired).toMatchObject({ code: 'CERTIFICATE_ERROR', cause: { message: expect.stringMatching(/expired/) } });
     const otherCa = trustFromRoot(
       rootWithCAs([
         vecText('legacy-sig-keyless-rekor', 'chain.pem')
@@ -473,5 +477,33 @@ describe('evidenceFromAttachments: listAttachments output in both schemes', () =
     });
     expect(notBundle.bundle).toBeUndefined();
     expect(notBundle.problems[0]).toMatch(/Sigstore bundle: .*invalid/);
+  });
+});
+
+describe('evidenceFromEnvelopeFile and the RFC 3161 annotation', () => {
+  it('reads a bundle file as stored (scheme file)', () => {
+    const e = evidenceFromEnvelopeFile(vec('bundle-attestation-keyless', 'bundle.sigstore.json'), '/tmp/att.json');
+    expect(e).toMatchObject({ scheme: 'file', kind: 'attestation', converted: false, problems: [] });
+    expect(e.source).toEqual({ description: '/tmp/att.json', path: '/tmp/att.json' });
+  });
+
+  it('maps dev.sigstore.cosign/rfc3161timestamp onto timestampVerificationData', () => {
+    const b = vecJson<{
+      verificationMaterial: { timestampVerificationData: { rfc3161Timestamps: { signedTimestamp: string }[] } };
+    }>('bundle-referrer-key-v3', 'bundle.sigstore.json');
+    const ts = b.verificationMaterial.timestampVerificationData.rfc3161Timestamps[0]!.signedTimestamp;
+    const dir = 'legacy-sig-key-only';
+    const e = evidenceFromTagLayer({
+      mediaType: SIMPLE,
+      annotations: {
+        ...vecJson(dir, 'layer-annotations.json'),
+        'dev.sigstore.cosign/rfc3161timestamp': JSON.stringify({ SignedRFC3161Timestamp: ts }),
+      },
+      payload: vec(dir, 'payload.json'),
+    });
+    expect(e.problems).toEqual([]);
+    expect(bundleToJSON(e.bundle!).verificationMaterial.timestampVerificationData).toEqual({
+      rfc3161Timestamps: [{ signedTimestamp: ts }],
+    });
   });
 });
