@@ -1,5 +1,6 @@
 import yargs, { type Argv } from 'yargs';
 import type { Command, Run } from './command.ts';
+import { attachCommand } from './commands/attach.ts';
 import { copyCommand } from './commands/copy.ts';
 import { downloadCommand } from './commands/download.ts';
 import { configCommand, digestCommand, manifestCommand } from './commands/inspect.ts';
@@ -7,6 +8,7 @@ import { keysCommand } from './commands/keys.ts';
 import { loginCommand, logoutCommand } from './commands/login.ts';
 import { sbomCommand } from './commands/sbom.ts';
 import { attestCommand, signCommand } from './commands/sign.ts';
+import { attestBlobCommand, signBlobCommand } from './commands/sign-blob.ts';
 import { tagsCommand } from './commands/tags.ts';
 import { treeCommand, triangulateCommand } from './commands/tree.ts';
 import { type GlobalArgs, makeContext, VERSION } from './context.ts';
@@ -22,6 +24,9 @@ const COMMANDS: Command[] = [
   sbomCommand,
   signCommand,
   attestCommand,
+  signBlobCommand,
+  attestBlobCommand,
+  attachCommand,
   treeCommand,
   triangulateCommand,
   downloadCommand,
