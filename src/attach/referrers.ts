@@ -8,7 +8,7 @@ import { AttachError } from './errors.ts';
 import { goJson, sortedMap } from './go-json.ts';
 import { AttachAnnotation, AttachMediaType } from './media-types.ts';
 import { type TagLayerInput, tagLayerDescriptor } from './signature-image.ts';
-import { settleTag } from './settle.ts';
+import { putAfterBlobs, settleTag } from './settle.ts';
 import { getManifestIfExists } from './tag-image.ts';
 
 /** The OCI empty descriptor's blob (image spec v1.1, "Guidance for an Empty Descriptor"). */
@@ -162,11 +162,21 @@ export async function pushReferrer(
   const manifest = buildReferrerManifest(input);
   const pushOptions = signal ? { signal } : {};
   const open = (bytes: Uint8Array) => async () => Readable.from([Buffer.from(bytes)]);
-  await registry.pushBlob(repo, manifest.config, open(manifest.configBytes), pushOptions);
-  for (const [i, l] of input.layers.entries()) {
-    await registry.pushNewBlob(repo, manifest.layers[i] as Descriptor, open(l.bytes), pushOptions);
-  }
-  const put = await registry.pushManifest(repo, manifest.digest, manifest.manifestBytes, MediaType.OciManifest, signal);
+  let again = false;
+  const put = await putAfterBlobs(
+    async () => {
+      await registry.pushBlob(repo, manifest.config, open(manifest.configBytes), pushOptions);
+      for (const [i, l] of input.layers.entries()) {
+        const desc = manifest.layers[i] as Descriptor;
+        // New content the first time; checked with a HEAD when the PUT found a blob missing.
+        if (again) await registry.pushBlob(repo, desc, open(l.bytes), pushOptions);
+        else await registry.pushNewBlob(repo, desc, open(l.bytes), pushOptions);
+      }
+      again = true;
+    },
+    () => registry.pushManifest(repo, manifest.digest, manifest.manifestBytes, MediaType.OciManifest, signal),
+    signal,
+  );
   if (put.subject === input.subject.digest) return { manifest, via: 'api' };
   const index = await addToReferrersIndex(
     registry,

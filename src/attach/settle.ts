@@ -117,3 +117,32 @@ export async function settleTag<S, W>(steps: SettleSteps<S, W>, o: SettleOptions
     ({ state, at } = await read());
   }
 }
+
+const BLOB_RACE_TRIES = 4;
+
+/**
+ * PUT a manifest whose blobs were just uploaded, uploading them again if the registry says one
+ * is unknown. distribution 2.8 commits an upload by moving it into place, and concurrent
+ * uploads of the same blob (every signer of a digest uploads the same payload, and signers
+ * appending to the same number of layers the same config) can leave it briefly absent to a
+ * manifest PUT that follows: `400 MANIFEST_BLOB_UNKNOWN` although our own upload succeeded.
+ */
+export async function putAfterBlobs<T>(
+  upload: () => Promise<void>,
+  put: () => Promise<T>,
+  signal?: AbortSignal,
+): Promise<T> {
+  await upload();
+  for (let tries = 1; ; tries++) {
+    try {
+      return await put();
+    } catch (e) {
+      const unknownBlob =
+        e instanceof OciError &&
+        (e.registryCodes ?? []).some((c) => c === 'MANIFEST_BLOB_UNKNOWN' || c === 'BLOB_UNKNOWN');
+      if (!unknownBlob || tries >= BLOB_RACE_TRIES || signal?.aborted) throw e;
+      await sleep(jitter(25 * tries), undefined, signal ? { signal } : {});
+      await upload();
+    }
+  }
+}

@@ -6,7 +6,7 @@ import { MediaType } from '../oci/media-types.ts';
 import type { Registry } from '../oci/registry/client.ts';
 import { AttachError } from './errors.ts';
 import { AttachAnnotation } from './media-types.ts';
-import { settleTag } from './settle.ts';
+import { putAfterBlobs, settleTag } from './settle.ts';
 import {
   MAX_SIGNATURE_LAYERS,
   parseSignatureImage,
@@ -128,10 +128,11 @@ export async function appendToTagImage(
   }
   // Uploaded before the read-modify-write below, to keep its read-to-PUT window short. The
   // payload blob is often there already (every signer of a digest signs the same payload).
-  for (const i of toAdd) {
+  const pushLayer = async (i: number) => {
     const bytes = (newLayers[i] as TagLayerInput).bytes;
     await registry.pushBlob(repo, descs[i] as Descriptor, async () => Readable.from([Buffer.from(bytes)]), pushOptions);
-  }
+  };
+  for (const i of toAdd) await pushLayer(i);
   let appended: Descriptor[] = [];
   let skipped: Descriptor[] = [];
   let firstRead = true;
@@ -164,14 +165,25 @@ export async function appendToTagImage(
           ? existing.manifest.descriptor.mediaType === MediaType.DockerManifest
           : (options.dockerMediaTypes ?? false);
         const image = signatureImageFromDescriptors(layers, { dockerMediaTypes });
-        // The config lists every layer's diff ID, so it is new content: no HEAD first.
-        await registry.pushNewBlob(
-          repo,
-          image.config,
-          async () => Readable.from([Buffer.from(image.configBytes)]),
-          pushOptions,
+        // The config lists every layer's diff ID, so it is usually new content: no HEAD first.
+        // The payload blobs are checked again only when the PUT finds one missing.
+        let again = false;
+        return putAfterBlobs(
+          async () => {
+            if (again) {
+              for (const i of toAdd) await pushLayer(i);
+            }
+            again = true;
+            await registry.pushNewBlob(
+              repo,
+              image.config,
+              async () => Readable.from([Buffer.from(image.configBytes)]),
+              pushOptions,
+            );
+          },
+          () => registry.putManifest(repo, tag, image.manifestBytes, image.manifestMediaType, signal),
+          signal,
         );
-        return registry.putManifest(repo, tag, image.manifestBytes, image.manifestMediaType, signal);
       },
     },
     pushOptions,
