@@ -218,3 +218,95 @@ describe('sigil attach attestation', () => {
     expect(parseEnvelope(await referrer.layers[0]!.fetch()).signatures).toHaveLength(1);
   });
 });
+
+describe('sigil sbom --attest', () => {
+  const env = () => ({
+    COSIGN_PASSWORD: PASSWORD,
+    XDG_CACHE_HOME: join(work, 'cache'),
+    SOURCE_DATE_EPOCH: '1700000000',
+  });
+
+  it('generates, signs (cyclonedx-json by default) and attaches: the predicate is the SBOM, the subject the digest', async () => {
+    const { image, digest } = await pushImage('cli-attach/sbom-attest');
+    const sbomFile = join(work, 'attest.cdx.json');
+    const r = await runSigil(
+      [
+        'sbom',
+        image,
+        '--attest',
+        '--key',
+        join(work, 'cosign.key'),
+        '--tlog-upload=false',
+        '-o',
+        `cyclonedx-json=${sbomFile}`,
+      ],
+      { env: env() },
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout + r.stderr).not.toContain(PASSWORD);
+    expect(r.stderr).toMatch(new RegExp(`${digest}: \\d+ packages`));
+    expect(r.stderr).toContain(
+      `Attested SBOM (https://cyclonedx.org/bom) of ${registry.host}/cli-attach/sbom-attest@${digest} -> referrer sha256:`,
+    );
+
+    const atts = (await list('cli-attach/sbom-attest', digest)).attachments.filter((a) => a.kind === 'attestation');
+    expect(atts).toHaveLength(1);
+    const a = atts[0]!;
+    expect(a).toMatchObject({ scheme: 'referrers', bundle: true });
+    expect(a.annotations[AttachAnnotation.BundlePredicateType]).toBe('https://cyclonedx.org/bom');
+    const bundle = JSON.parse(Buffer.from(await a.layers[0]!.fetch()).toString()) as {
+      dsseEnvelope: Record<string, unknown>;
+    };
+    const env0 = parseEnvelope(bundle.dsseEnvelope);
+    const statement = parseStatement(env0.payload);
+    expect(statement.subject).toEqual([
+      { name: `${registry.host}/cli-attach/sbom-attest`, digest: { sha256: digest.slice(7) } },
+    ]);
+    expect(statement.predicateType).toBe('https://cyclonedx.org/bom');
+    const written = JSON.parse(await readFile(sbomFile, 'utf8')) as { components: { name: string }[] };
+    expect(statement.predicate).toEqual(written);
+    expect(written.components.length).toBeGreaterThan(0);
+
+    // The envelope signature verifies under the key pair's public key.
+    const { createPublicKey, verify } = await import('node:crypto');
+    const pub = createPublicKey(await readFile(join(work, 'cosign.pub')));
+    expect(verify('sha256', pae(env0.payloadType, env0.payload), pub, env0.signatures[0]!.sig)).toBe(true);
+  });
+
+  it('--attest-format spdx-json --attach tag: an .att layer with the SPDX document', async () => {
+    const { image, digest } = await pushImage('cli-attach/sbom-attest-spdx');
+    const r = await runSigil(
+      [
+        'sbom',
+        image,
+        '--attest',
+        '--attest-format',
+        'spdx-json',
+        '--attach',
+        'tag',
+        '--key',
+        join(work, 'cosign.key'),
+        '--tlog-upload=false',
+        '-o',
+        'table',
+      ],
+      { env: env() },
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`-> ${digest.replace(':', '-')}.att`);
+    const att = (await list('cli-attach/sbom-attest-spdx', digest)).attachments.find((a) => a.kind === 'attestation')!;
+    expect(att.scheme).toBe('tag');
+    expect(att.annotations[AttachAnnotation.PredicateType]).toBe('https://spdx.dev/Document');
+    const statement = parseStatement(parseEnvelope(await att.layers[0]!.fetch()).payload);
+    expect(statement.predicate).toMatchObject({ spdxVersion: 'SPDX-2.3' });
+  });
+
+  it('signing flags without --attest, or --attest on a local layout, are usage errors', async () => {
+    const noAttest = await runSigil(['sbom', `${registry.host}/x/y:1`, '--key', join(work, 'cosign.key')]);
+    expect(noAttest.code).toBe(2);
+    expect(noAttest.stderr).toContain('--key applies only with --attest');
+    const local = await runSigil(['sbom', `oci-dir:${await layoutPromise}:demo`, '--attest', '--key', 'k']);
+    expect(local.code).toBe(2);
+    expect(local.stderr).toContain('--attest needs a registry image');
+  });
+});

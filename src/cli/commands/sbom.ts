@@ -6,11 +6,19 @@ import type { EncodeOptions } from '../../sbom/document.ts';
 import { loadEncoder, type OutputTarget, parseOutputFlag } from '../../sbom/formats.ts';
 import { SbomError } from '../../sbom/errors.ts';
 import type { Command } from '../command.ts';
+import type { Context } from '../context.ts';
 import { platformOption, VERSION } from '../context.ts';
 import { ExitCode, UsageError } from '../exit-codes.ts';
 import { formatBytes } from '../progress.ts';
+import { resolveSigning, type ResolvedSigning, type SigningArgs, signingFlags } from '../signing-flags.ts';
 
-interface SbomArgs {
+/** `--attest-format`: the SBOM format signed as the predicate, and cosign's predicate type for it. */
+const ATTEST_FORMATS = ['cyclonedx-json', 'spdx-json'] as const;
+type AttestFormat = (typeof ATTEST_FORMATS)[number];
+
+interface SbomArgs extends SigningArgs {
+  attest?: boolean;
+  'attest-format': AttestFormat;
   source: string;
   output: string[];
   platform?: string;
@@ -46,7 +54,7 @@ export const sbomCommand: Command = {
       'sbom <source>',
       'List the packages of an image (the final filesystem of the chosen platform) as an SBOM',
       (c) =>
-        c
+        signingFlags(c)
           .positional('source', {
             type: 'string',
             demandOption: true,
@@ -78,12 +86,27 @@ export const sbomCommand: Command = {
             describe: 'also list the files each package owns (SPDX per-file section)',
           })
           .option('cache-dir', { type: 'string', describe: 'layer cache directory (default $XDG_CACHE_HOME/sigil)' })
+          .option('attest', {
+            type: 'boolean',
+            describe:
+              'also sign the SBOM as an in-toto attestation about the image digest and attach it (signing flags as for attest)',
+          })
+          .option('attest-format', {
+            choices: ATTEST_FORMATS,
+            default: 'cyclonedx-json' as const,
+            describe:
+              'with --attest: the predicate (cyclonedx-json: https://cyclonedx.org/bom, spdx-json: https://spdx.dev/Document)',
+          })
           .example('$0 sbom 127.0.0.1:5000/app:1.0', 'a table of packages')
           .example(
             '$0 sbom -o spdx-json=app.spdx.json -o cyclonedx-json=app.cdx.json oci-dir:./app',
             'both formats in one pass',
           )
           .example('$0 sbom -o cyclonedx-json@1.7 docker-archive:app.tar', 'CycloneDX 1.7 on stdout')
+          .example(
+            '$0 sbom registry.example/app:1.0 --attest --key cosign.key',
+            'generate, sign and attach in one step',
+          )
           .epilogue(
             "Formats (-o FORMAT[=FILE], repeatable): spdx-json (SPDX 2.3), cyclonedx-json (1.6), cyclonedx-json@1.7, json (sigil's model), table.\n" +
               'Default: table when stdout is a terminal, else json. SOURCE_DATE_EPOCH makes the output byte-for-byte reproducible.',
@@ -106,6 +129,8 @@ export const sbomCommand: Command = {
               );
             }
             const encodeOptions = sourceDateEpoch(ctx.io.env);
+            // Signing is set up before the scan: a wrong password or token fails in a second, not after it.
+            const signing = await attestSigning(ctx, a);
             const platform = platformOption(a.platform);
             const progress = layerProgress(ctx.io.stderr);
             const result = await generateSbom(a.source, {
@@ -137,12 +162,72 @@ export const sbomCommand: Command = {
                   ? `; wrote ${targets.flatMap((t) => (t.file ? [t.file] : [])).join(', ')}`
                   : ''),
             );
+            if (signing !== undefined) {
+              const { predicateTypeFor } = await import('../../sign/payloads/in-toto.ts');
+              const { attestImage } = await import('../../workflows/sign-image.ts');
+              const { parseReference } = await import('../../oci/reference.ts');
+              const predicateType = predicateTypeFor(a['attest-format'] === 'spdx-json' ? 'spdxjson' : 'cyclonedx');
+              const predicate = JSON.parse(
+                (await loadEncoder(a['attest-format'])).encode(result.document, encodeOptions),
+              );
+              const ref = parseReference(a.source);
+              // The digest the SBOM was made from, not the tag again: the tag may have moved since,
+              // and for a multi-platform image the SBOM describes one platform's manifest.
+              const att = await attestImage(
+                `${ref.registry}/${ref.repository}@${result.document.source.manifestDigest}`,
+                {
+                  ...signing,
+                  attach: a.attach,
+                  predicateType,
+                  predicate,
+                  registry: ctx.registry,
+                  signal: ctx.signal,
+                },
+              );
+              for (const w of att.signatures) {
+                const where =
+                  w.scheme === 'tag'
+                    ? `${w.tag}${w.written ? '' : ' (already there: not written again)'}`
+                    : `referrer ${w.manifest}${w.via === 'fallback-tag' ? ` (listed in fallback tag ${w.tag})` : ''}`;
+                const tlog = w.tlog ? `, Rekor log index ${w.tlog.logIndex}` : '';
+                ctx.out.info(
+                  `Attested SBOM (${predicateType}) of ${att.repository}@${w.subject.digest} -> ${where}${tlog}`,
+                );
+              }
+            }
             return ExitCode.Ok;
           },
           { ownsOutputFlag: true },
         ),
     ),
 };
+
+const SIGNING_ONLY = [
+  'key',
+  'identity-token',
+  'fulcio-url',
+  'rekor-url',
+  'timestamp-server-url',
+  'signing-config',
+] as const;
+
+/** The signer for `--attest`, or undefined without it (then a signing flag is a mistake). */
+async function attestSigning(ctx: Context, a: SbomArgs): Promise<ResolvedSigning | undefined> {
+  if (a.attest !== true) {
+    const stray = SIGNING_ONLY.find((f) => a[f] !== undefined);
+    if (stray !== undefined) throw new UsageError(`--${stray} applies only with --attest`);
+    return undefined;
+  }
+  if (/^(oci-dir|oci-archive|docker-archive):/.test(a.source)) {
+    throw new UsageError('--attest needs a registry image: the attestation is stored beside it in the registry');
+  }
+  if (a.recursive) {
+    throw new UsageError('--recursive does not apply to sbom --attest: the SBOM describes one platform manifest');
+  }
+  const signing = await resolveSigning(ctx, a);
+  ctx.out.debug(`signing as ${signing.identity}`);
+  return signing;
+}
 
 /** `layers 2/5, 120.3 MB read` on a terminal; nothing otherwise. */
 function layerProgress(out: NodeJS.WritableStream & { isTTY?: boolean }) {
