@@ -91,14 +91,13 @@ export async function settleTag<S, W>(steps: SettleSteps<S, W>, o: SettleOptions
   let written: W | undefined;
   let writes = 0;
   let rmwMs = 0;
-  // Sightings of our entry since it was last missing; an acknowledged PUT is one.
+  // Sightings of our entry since it was last missing; an acknowledged PUT is one (and resets it).
   let sightings = 0;
   for (let round = 0; ; round++) {
     if (await steps.has(state)) {
       sightings++;
       if (sightings >= 2) return { state: state as S, ...(written !== undefined ? { written } : {}), writes };
     } else {
-      sightings = 0;
       if (round >= maxRounds || Date.now() > deadline) {
         throw new AttachError(
           'ATTACHMENT_INVALID',

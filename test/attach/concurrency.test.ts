@@ -3,6 +3,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { settleTag } from '../../src/attach/settle.ts';
 import { readTagImage } from '../../src/attach/tag-image.ts';
 import { signatureTag } from '../../src/attach/tags.ts';
 import { sha256 } from '../../src/oci/digest.ts';
@@ -118,4 +119,61 @@ describe(`${SIGNERS} concurrent signers of one image on distribution 2.8 lose no
     const listed = (JSON.parse(Buffer.from(index.bytes).toString()) as { manifests: { digest: string }[] }).manifests;
     expect(listed.map((m) => m.digest).sort()).toEqual(manifests.sort());
   }, 30_000);
+});
+
+describe('settleTag against a slower writer (real registry, scripted interleaving)', () => {
+  // The entries are kept as annotation keys of an empty index: distribution checks that listed
+  // manifests exist, and these tests are about the interleaving, not the content.
+  const indexBytes = (entries: string[]) =>
+    new TextEncoder().encode(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: MediaType.OciIndex,
+        manifests: [],
+        annotations: Object.fromEntries(entries.map((e) => [e, 'x'])),
+      }),
+    );
+  const steps = (client: Registry, repo: string, tag: string, ours: string, afterWrite: () => Promise<void>) => ({
+    what: `${repo}:${tag}`,
+    read: async () => {
+      try {
+        const m = await client.getManifest(repo, tag);
+        return Object.keys((JSON.parse(Buffer.from(m.bytes).toString()) as { annotations: object }).annotations);
+      } catch {
+        return undefined;
+      }
+    },
+    has: (s: string[] | undefined) => s?.includes(ours) ?? false,
+    write: async (s: string[] | undefined) => {
+      await client.putManifest(repo, tag, indexBytes([...(s ?? []), ours]), MediaType.OciIndex);
+      await afterWrite();
+    },
+  });
+  const d = (c: string) => `entry-${c}`;
+
+  it('a stale PUT landing after ours (it read before our write) is noticed and our entry merged back', async () => {
+    const client = new Registry(registry.host);
+    const repo = 'conc/settle';
+    await client.putManifest(repo, 'idx', indexBytes([d('a')]), MediaType.OciIndex);
+    let stale = true;
+    // The slower writer read [a] before our PUT and writes [a, b] just after it.
+    const slower = async () => {
+      if (!stale) return;
+      stale = false;
+      await new Promise((r) => setTimeout(r, 10));
+      await client.putManifest(repo, 'idx', indexBytes([d('a'), d('b')]), MediaType.OciIndex);
+    };
+    const r = await settleTag(steps(client, repo, 'idx', d('c'), slower));
+    expect(r.writes).toBe(2);
+    expect(r.state.sort()).toEqual([d('a'), d('b'), d('c')]);
+  });
+
+  it('fails naming the tag, never returning with the entry missing, when it keeps being dropped', async () => {
+    const client = new Registry(registry.host);
+    const repo = 'conc/settle';
+    const clobber = () => client.putManifest(repo, 'idx2', indexBytes([d('e')]), MediaType.OciIndex).then(() => {});
+    await expect(settleTag(steps(client, repo, 'idx2', d('f'), clobber), { maxRounds: 3 })).rejects.toThrow(
+      /conc\/settle:idx2: concurrent writers kept replacing it; our entry is still missing after 3 writes/,
+    );
+  });
 });
