@@ -25,7 +25,6 @@ import {
   readLayerFiles,
 } from './layer-analysis.ts';
 import { type LayerCache, layerCacheKey } from './layer-cache.ts';
-import { AnalysisPool, type WorkerSelector } from './worker-pool.ts';
 import { comparePaths } from './paths.ts';
 
 export interface LayerProgress {
@@ -61,21 +60,7 @@ export interface SquashOptions {
   fileDigests?: boolean;
   /** Look inside the files these want (binaries); their names are part of the cache key. */
   extractors?: readonly NamedExtractor[];
-  /**
-   * The same selection as `wants` + `extractors`, rebuildable in a worker thread from plain data.
-   * Without it every layer is analysed on this thread.
-   */
-  workerSelector?: WorkerSelector;
-  /**
-   * Worker threads analysing layers (with a workerSelector): a count, 0 for none, or `auto`:
-   * one per core when the layers to read add up to 64 MiB or more (below that, starting
-   * workers costs more than it saves).
-   */
-  workers?: number | 'auto';
 }
-
-/** Compressed bytes to read before `workers: 'auto'` starts worker threads. */
-const AUTO_WORKER_BYTES = 64 * 1024 * 1024;
 
 export interface SquashResult {
   tree: FileTree;
@@ -105,12 +90,6 @@ function resolveSquashOptions(o: SquashOptions) {
     throw new FilesystemError(
       'INVALID_OPTIONS',
       `squashImage: concurrency must be a positive integer, got ${concurrency}`,
-    );
-  }
-  if (o.workers !== undefined && o.workers !== 'auto' && !(Number.isInteger(o.workers) && o.workers >= 0)) {
-    throw new FilesystemError(
-      'INVALID_OPTIONS',
-      `squashImage: workers must be 'auto' or a count >= 0, got ${o.workers}`,
     );
   }
   return {
@@ -153,89 +132,57 @@ async function analyzeAll(image: Pick<Image, 'layers'>, o: Resolved, warnings: s
   const layers = image.layers;
   const analyses: LayerAnalysis[] = new Array<LayerAnalysis>(layers.length);
   const extractorNames = (o.extractors ?? []).map((x) => x.name).join(',');
-  const lazyPool = workerPool(layers, o);
   const salt =
     `${o.cacheSalt ?? ''}\0maxFileSize=${o.maxFileSize}${o.fileDigests ? '\0digests' : ''}` +
     (extractorNames ? `\0extractors=${extractorNames}` : '');
-  try {
-    await runBounded(layers.length, o.concurrency, o.signal, async (i, signal) => {
-      const layer = layers[i]!;
-      const key = o.cache ? layerCacheKey(layer.diffId, salt) : '';
-      if (o.cache) {
-        try {
-          const hit = await o.cache.get(key);
-          if (hit !== undefined && hit.diffId === layer.diffId) {
-            analyses[i] = hit;
-            o.onLayer?.({
-              diffId: layer.diffId,
-              index: i,
-              total: layers.length,
-              bytes: layer.size,
-              done: true,
-              cached: true,
-            });
-            return;
-          }
-        } catch (e) {
-          warnings.push(
-            `layer cache: reading ${describeLayer(layer)}: ${(e as Error).message}; reading the layer instead`,
-          );
-        }
-      }
-      const onBytes = o.onLayer
-        ? (bytes: number) => o.onLayer!({ diffId: layer.diffId, index: i, total: layers.length, bytes, done: false })
-        : undefined;
-      const pool = lazyPool.get();
-      const analysis = pool
-        ? await pool.analyze({
-            layer,
-            options: {
-              maxFileSize: o.maxFileSize,
-              maxLayerBytes: o.maxLayerBytes,
-              fileDigests: o.fileDigests ?? false,
-            },
-            selector: o.workerSelector!,
-            signal,
-            ...(onBytes ? { onBytes } : {}),
-          })
-        : await analyzeLayer(layer, {
-            wants: o.wants,
-            maxFileSize: o.maxFileSize,
-            maxLayerBytes: o.maxLayerBytes,
-            ...(o.fileDigests ? { fileDigests: true } : {}),
-            ...(o.extractors ? { extractors: o.extractors } : {}),
-            signal,
-            ...(onBytes ? { onBytes } : {}),
+  await runBounded(layers.length, o.concurrency, o.signal, async (i, signal) => {
+    const layer = layers[i]!;
+    const key = o.cache ? layerCacheKey(layer.diffId, salt) : '';
+    if (o.cache) {
+      try {
+        const hit = await o.cache.get(key);
+        if (hit !== undefined && hit.diffId === layer.diffId) {
+          analyses[i] = hit;
+          o.onLayer?.({
+            diffId: layer.diffId,
+            index: i,
+            total: layers.length,
+            bytes: layer.size,
+            done: true,
+            cached: true,
           });
-      analyses[i] = analysis;
-      o.onLayer?.({ diffId: layer.diffId, index: i, total: layers.length, bytes: layer.size, done: true });
-      if (o.cache) {
-        // A cache that cannot be written (full disk, read-only dir) costs speed next time, not this result.
-        await o.cache.put(key, analysis).catch((e: unknown) => {
-          warnings.push(`layer cache: storing ${describeLayer(layer)}: ${(e as Error).message}`);
-        });
+          return;
+        }
+      } catch (e) {
+        warnings.push(
+          `layer cache: reading ${describeLayer(layer)}: ${(e as Error).message}; reading the layer instead`,
+        );
       }
+    }
+    const analysis = await analyzeLayer(layer, {
+      wants: o.wants,
+      maxFileSize: o.maxFileSize,
+      maxLayerBytes: o.maxLayerBytes,
+      ...(o.fileDigests ? { fileDigests: true } : {}),
+      ...(o.extractors ? { extractors: o.extractors } : {}),
+      signal,
+      ...(o.onLayer
+        ? {
+            onBytes: (bytes: number) =>
+              o.onLayer!({ diffId: layer.diffId, index: i, total: layers.length, bytes, done: false }),
+          }
+        : {}),
     });
-  } finally {
-    await lazyPool.close();
-  }
+    analyses[i] = analysis;
+    o.onLayer?.({ diffId: layer.diffId, index: i, total: layers.length, bytes: layer.size, done: true });
+    if (o.cache) {
+      // A cache that cannot be written (full disk, read-only dir) costs speed next time, not this result.
+      await o.cache.put(key, analysis).catch((e: unknown) => {
+        warnings.push(`layer cache: storing ${describeLayer(layer)}: ${(e as Error).message}`);
+      });
+    }
+  });
   return analyses;
-}
-
-/** The worker pool `workers` asks for, started on first use (a fully cached image starts none). */
-function workerPool(layers: readonly { size: number }[], o: Resolved) {
-  let count = 0;
-  if (o.workerSelector !== undefined) {
-    const total = layers.reduce((n, l) => n + l.size, 0);
-    if (o.workers === 'auto' || o.workers === undefined) {
-      count = total >= AUTO_WORKER_BYTES ? Math.min(availableParallelism(), layers.length) : 0;
-    } else count = o.workers;
-  }
-  let pool: AnalysisPool | undefined;
-  return {
-    get: () => (count > 0 ? (pool ??= new AnalysisPool(count)) : undefined),
-    close: () => pool?.close() ?? Promise.resolve(),
-  };
 }
 
 function applyLayers(analyses: readonly LayerAnalysis[]): SquashedTree {

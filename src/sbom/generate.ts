@@ -1,7 +1,17 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { CatalogFile, CatalogInput, Cataloger } from '../catalog/cataloger.ts';
+import { apkCataloger } from '../catalog/apk/cataloger.ts';
+import { composerCataloger } from '../catalog/composer/cataloger.ts';
+import { dpkgCataloger } from '../catalog/dpkg/cataloger.ts';
 import { detectDistro, osReleaseWants } from '../catalog/os-release.ts';
+import { javaCataloger } from '../catalog/java/cataloger.ts';
+import { npmCataloger } from '../catalog/npm/cataloger.ts';
+import { pythonCataloger } from '../catalog/python/cataloger.ts';
+import { rpmCataloger } from '../catalog/rpm/cataloger.ts';
+import { gemCataloger } from '../catalog/ruby/cataloger.ts';
+import { goBinaryCataloger } from '../catalog/go/cataloger.ts';
+import { rustAuditCataloger } from '../catalog/rust/cataloger.ts';
 import type { Package } from '../catalog/package.ts';
 import {
   directoryLayerCache,
@@ -11,6 +21,7 @@ import {
   type LayerProgress,
   squashImage,
 } from '../filesystem/index.ts';
+import type { NamedExtractor } from '../filesystem/content-extractor.ts';
 import type { ContentSource } from '../oci/content.ts';
 import { resolveImage } from '../oci/image.ts';
 import type { Digest } from '../oci/digest.ts';
@@ -20,9 +31,18 @@ import type { SbomDocument, SbomFileEntry } from './document.ts';
 import { mergePackages } from './merge.ts';
 
 /** Every cataloger sigil runs by default: OS package managers first, then language ecosystems. */
-import { DEFAULT_CATALOGERS, selectionFor } from './selector.ts';
-
-export { DEFAULT_CATALOGERS } from './selector.ts';
+export const DEFAULT_CATALOGERS: readonly Cataloger[] = [
+  dpkgCataloger,
+  apkCataloger,
+  rpmCataloger,
+  pythonCataloger,
+  npmCataloger,
+  javaCataloger,
+  gemCataloger,
+  composerCataloger,
+  goBinaryCataloger,
+  rustAuditCataloger,
+];
 
 export interface GenerateSbomOptions extends SourceOptions {
   platform?: Platform;
@@ -42,8 +62,6 @@ export interface GenerateSbomOptions extends SourceOptions {
   cacheDir?: string;
   maxFileSize?: number;
   concurrency?: number;
-  /** Worker threads for layer analysis: a count, 0 for none, or `auto` (the default; see squashImage). */
-  workers?: number | 'auto';
   signal?: AbortSignal;
   onLayer?: (e: LayerProgress) => void;
   /** List the files packages own (path, layer, owners): SPDX's per-file section, syft's --files. */
@@ -77,20 +95,25 @@ export async function generateSbom(
   const started = performance.now();
   const catalogers = options.catalogers ?? DEFAULT_CATALOGERS;
   const exclude = (options.exclude ?? []).map((p) => p.replace(/\/+$/, ''));
-  const { wants, extractors } = selectionFor(catalogers, exclude);
-  // Worker threads rebuild the same selection from names; only the default catalogers can be named.
-  const workerSelector =
-    options.catalogers === undefined
-      ? {
-          // The selector module beside this one: .ts when run from source (tests), .js when built.
-          module: new URL(`./selector${import.meta.url.slice(import.meta.url.lastIndexOf('.'))}`, import.meta.url).href,
-          spec: { catalogers: catalogers.map((c) => c.name), exclude },
-        }
-      : undefined;
+  const excluded = (path: string) => exclude.some((p) => path === p || path.startsWith(`${p}/`));
+  const wants = (path: string) => !excluded(path) && (osReleaseWants(path) || catalogers.some((c) => c.wants(path)));
   const cache =
     options.cache === false
       ? undefined
       : (options.cache ?? directoryLayerCache(join(options.cacheDir ?? defaultCacheDir(), 'layers')));
+  const extractors: NamedExtractor[] = catalogers.flatMap((c) =>
+    c.extractor === undefined
+      ? []
+      : [
+          {
+            name: c.name,
+            extractor: {
+              wants: (file) => !excluded(file.path) && c.extractor!.wants(file),
+              start: (file) => c.extractor!.start(file),
+            },
+          },
+        ],
+  );
   // What `wants` selects is part of each cached analysis: a new cataloger version re-reads layers.
   const cacheSalt = ['os-release@1', ...catalogers.map((c) => `${c.name}@${c.version}`), ...exclude].join(',');
 
@@ -109,8 +132,6 @@ export async function generateSbom(
       ...(options.onLayer ? { onLayer: options.onLayer } : {}),
       ...(options.files ? { fileDigests: true } : {}),
       ...(extractors.length > 0 ? { extractors } : {}),
-      ...(workerSelector ? { workerSelector } : {}),
-      ...(options.workers !== undefined ? { workers: options.workers } : {}),
     });
     const warnings = [...squashed.warnings];
     const distro = detectDistro(squashed.files.filter((f) => osReleaseWants(f.path)));
