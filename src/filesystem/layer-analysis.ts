@@ -55,6 +55,12 @@ export interface AnalyzeOptions {
   onBytes?: (bytes: number) => void;
   /** Hash every regular file's content (streamed) into its entry. */
   fileDigests?: boolean;
+  /**
+   * Check that a compressed layer's uncompressed bytes hash to its diffID (DIFFID_MISMATCH
+   * otherwise). Off by default, as in trivy and syft: the blob digest is always checked, and the
+   * layer cache keys on both digests, so an image claiming another layer's diffID cannot poison it.
+   */
+  verifyDiffId?: boolean;
   /** Stream the regular files these want through their sinks and keep the extracts. */
   extractors?: readonly NamedExtractor[];
 }
@@ -73,13 +79,14 @@ const AUFS_META_PREFIX = '.wh..wh.';
 async function layerEntries(
   layer: Layer,
   what: string,
-  options: Pick<AnalyzeOptions, 'maxLayerBytes' | 'signal' | 'onBytes'>,
+  options: Pick<AnalyzeOptions, 'maxLayerBytes' | 'signal' | 'onBytes' | 'verifyDiffId'>,
 ): Promise<AsyncGenerator<TarEntry, void, undefined>> {
   const blob = await layer.open(options.signal);
   return tarEntries(blob, what, {
     maxBytes: options.maxLayerBytes ?? DEFAULT_MAX_LAYER_BYTES,
     diffId: layer.diffId,
     blobDigest: layer.digest,
+    hashDiffId: options.verifyDiffId ?? false,
     ...(options.onBytes ? { onBytes: options.onBytes } : {}),
   });
 }
@@ -264,7 +271,7 @@ function keepExtracts(path: string, got: Map<string, Uint8Array>, into: Map<stri
 export async function readLayerFiles(
   layer: Layer,
   paths: ReadonlySet<string>,
-  options: Pick<AnalyzeOptions, 'maxFileSize' | 'maxLayerBytes' | 'signal'>,
+  options: Pick<AnalyzeOptions, 'maxFileSize' | 'maxLayerBytes' | 'signal' | 'verifyDiffId'>,
 ): Promise<Map<string, Uint8Array>> {
   const maxFileSize = options.maxFileSize ?? DEFAULT_MAX_FILE_SIZE;
   const what = describeLayer(layer);

@@ -58,6 +58,8 @@ export interface SquashOptions {
   cacheSalt?: string;
   /** Hash every regular file (SHA-1, SHA-256) as it streams by, for per-file SBOM entries. */
   fileDigests?: boolean;
+  /** Check each compressed layer's uncompressed bytes against its diffID (see AnalyzeOptions). */
+  verifyDiffIds?: boolean;
   /** Look inside the files these want (binaries); their names are part of the cache key. */
   extractors?: readonly NamedExtractor[];
 }
@@ -137,7 +139,9 @@ async function analyzeAll(image: Pick<Image, 'layers'>, o: Resolved, warnings: s
     (extractorNames ? `\0extractors=${extractorNames}` : '');
   await runBounded(layers.length, o.concurrency, o.signal, async (i, signal) => {
     const layer = layers[i]!;
-    const key = o.cache ? layerCacheKey(layer.diffId, salt) : '';
+    // The blob digest is checked on every read; with it in the key, an image whose config claims a
+    // popular layer's diffID for other bytes files its analysis apart instead of poisoning that layer's.
+    const key = o.cache ? layerCacheKey(layer.diffId, `${salt}\0blob=${layer.digest}`) : '';
     if (o.cache) {
       try {
         const hit = await o.cache.get(key);
@@ -164,6 +168,7 @@ async function analyzeAll(image: Pick<Image, 'layers'>, o: Resolved, warnings: s
       maxFileSize: o.maxFileSize,
       maxLayerBytes: o.maxLayerBytes,
       ...(o.fileDigests ? { fileDigests: true } : {}),
+      ...(o.verifyDiffIds ? { verifyDiffId: true } : {}),
       ...(o.extractors ? { extractors: o.extractors } : {}),
       signal,
       ...(o.onLayer

@@ -27,6 +27,12 @@ export interface FileSet {
   close(): Promise<void>;
 }
 
+/**
+ * Read size for blobs: 1 MiB instead of fs's 64 KiB cuts the per-chunk work of everything
+ * downstream (digest, inflate scheduling, progress) sixteenfold; memory stays a few MiB per layer.
+ */
+const READ_CHUNK = 1024 * 1024;
+
 export function directoryFileSet(root: string): FileSet {
   const full = (name: string) => join(root, ...safeSegments(name, root));
   return {
@@ -40,7 +46,7 @@ export function directoryFileSet(root: string): FileSet {
       const fh = await open(full(name), 'r').catch((e: NodeJS.ErrnoException) => {
         throw missing(e, `${full(name)}`);
       });
-      return fh.createReadStream();
+      return fh.createReadStream({ highWaterMark: READ_CHUNK });
     },
     async head(name, length) {
       const fh = await open(full(name), 'r').catch((e: NodeJS.ErrnoException) => {
@@ -81,7 +87,9 @@ export function tarFileSet(path: string, members: Map<string, TarMember>, onClos
   };
   const where = (name: string) => `${path}!${normaliseName(name)}`;
   const range = (m: TarMember, length = m.size): Readable =>
-    length === 0 ? Readable.from([]) : createReadStream(path, { start: m.offset, end: m.offset + length - 1 });
+    length === 0
+      ? Readable.from([])
+      : createReadStream(path, { start: m.offset, end: m.offset + length - 1, highWaterMark: READ_CHUNK });
   return {
     root: path,
     async size(name) {

@@ -62,6 +62,8 @@ export interface GenerateSbomOptions extends SourceOptions {
   cacheDir?: string;
   maxFileSize?: number;
   concurrency?: number;
+  /** Also hash each compressed layer's content against its diffID (`--verify-diffids`; costs ~1 s per GB). */
+  verifyDiffIds?: boolean;
   signal?: AbortSignal;
   onLayer?: (e: LayerProgress) => void;
   /** List the files packages own (path, layer, owners): SPDX's per-file section, syft's --files. */
@@ -131,6 +133,7 @@ export async function generateSbom(
       ...(options.signal ? { signal: options.signal } : {}),
       ...(options.onLayer ? { onLayer: options.onLayer } : {}),
       ...(options.files ? { fileDigests: true } : {}),
+      ...(options.verifyDiffIds ? { verifyDiffIds: true } : {}),
       ...(extractors.length > 0 ? { extractors } : {}),
     });
     const warnings = [...squashed.warnings];

@@ -37,7 +37,7 @@ describe('layer cache', () => {
     const first = await squashImage(built.image, { wants, cache, cacheSalt: 'test v1' });
     expect(built.opens).toEqual([2, 1]); // layer 0 twice: /etc/h's target /usr/x was not wanted
     expect((await readdir(cacheDir)).sort()).toEqual(
-      built.diffIds.map((d) => layerCacheKey(d, 'test v1\0maxFileSize=67108864')).sort(),
+      built.diffIds.map((d, i) => layerCacheKey(d, `test v1\0maxFileSize=67108864\0blob=${built.digests[i]}`)).sort(),
     );
 
     const again = countOpens(built.image);
@@ -85,7 +85,7 @@ describe('layer cache', () => {
     const cacheDir = await mkdtemp(join(tmpdir(), 'sigil-cache-'));
     const built = await buildImage([{ entries: [file('etc/a', 'real')] }]);
     const cache = directoryLayerCache(cacheDir);
-    const key = layerCacheKey(built.diffIds[0]!, 's\0maxFileSize=67108864');
+    const key = layerCacheKey(built.diffIds[0]!, `s\0maxFileSize=67108864\0blob=${built.digests[0]}`);
     await cache.put(key, {
       diffId: sha256('another layer'),
       entries: [],

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { FilesystemError } from '../../src/filesystem/errors.ts';
 import { analyzeLayer } from '../../src/filesystem/layer-analysis.ts';
 import { squashImage } from '../../src/filesystem/squash.ts';
+import { memoryLayerCache } from '../../src/filesystem/layer-cache.ts';
 import { sniffCompression, tarEntries } from '../../src/filesystem/tar-entries.ts';
 import { sha256 } from '../../src/oci/digest.ts';
 import { OciError } from '../../src/oci/errors.ts';
@@ -150,12 +151,34 @@ describe('bad input', () => {
     expect(err.message).toContain(digest);
   });
 
-  it('a config whose diffID does not match the layer content is DIFFID_MISMATCH (so the cache cannot be poisoned)', async () => {
+  it('with verifyDiffIds, a config whose diffID does not match the layer content is DIFFID_MISMATCH', async () => {
     for (const compression of ['gzip', 'zstd', 'none'] as const) {
-      const { err, digest } = await failure({ entries: [file('x', 'x')], compression, claimDiffId: sha256('other') });
+      const { err, digest } = await failure(
+        { entries: [file('x', 'x')], compression, claimDiffId: sha256('other') },
+        { verifyDiffIds: true },
+      );
       expect(err.code, compression).toBe('DIFFID_MISMATCH');
       expect(err.message).toContain(digest);
     }
+  });
+
+  it('by default only an uncompressed blob (where the check is the blob digest itself) is held to its diffID', async () => {
+    const none = await failure({ entries: [file('x', 'x')], compression: 'none', claimDiffId: sha256('other') });
+    expect(none.err.code).toBe('DIFFID_MISMATCH');
+    for (const compression of ['gzip', 'zstd'] as const) {
+      const { err } = await failure({ entries: [file('x', 'x')], compression, claimDiffId: sha256('other') });
+      expect(err, compression).toBeUndefined();
+    }
+  });
+
+  it('an image claiming another layer’s diffID for other bytes cannot poison that layer’s cache entry', async () => {
+    const cache = memoryLayerCache();
+    const real = await buildImage([{ entries: [file('etc/a', 'real content')] }]);
+    const liar = await buildImage([{ entries: [file('etc/a', 'forged content')], claimDiffId: real.diffIds[0]! }]);
+    await squashImage(liar.image, { wants: all, cache, cacheSalt: 's' });
+    const r = await squashImage(real.image, { wants: all, cache, cacheSalt: 's' });
+    expect(Buffer.from(r.files[0]!.bytes).toString()).toBe('real content');
+    expect(real.opens).toEqual([1]);
   });
 
   it('a blob altered on disk keeps the source’s DIGEST_MISMATCH', async () => {

@@ -26,6 +26,7 @@ interface SbomArgs extends SigningArgs {
   cache: boolean;
   'cache-dir'?: string;
   files?: boolean;
+  'verify-diffids'?: boolean;
   scope: 'squashed' | 'all-layers';
 }
 
@@ -85,6 +86,10 @@ export const sbomCommand: Command = {
             type: 'boolean',
             describe: 'also list the files each package owns (SPDX per-file section)',
           })
+          .option('verify-diffids', {
+            type: 'boolean',
+            describe: 'also check each layer’s uncompressed bytes against the diffID in the image config',
+          })
           .option('cache-dir', { type: 'string', describe: 'layer cache directory (default $XDG_CACHE_HOME/sigil)' })
           .option('attest', {
             type: 'boolean',
@@ -142,6 +147,7 @@ export const sbomCommand: Command = {
               onLayer: progress.update,
               toolVersion: VERSION,
               files: a.files ?? false,
+              verifyDiffIds: a['verify-diffids'] ?? false,
               scope: a.scope,
             });
             progress.finish();
