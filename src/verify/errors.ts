@@ -15,7 +15,15 @@ export type VerifyErrorCode =
   /** A certificate that does not chain to the given roots or is outside its validity. */
   | 'CERTIFICATE_INVALID'
   /** A signature that does not verify. */
-  | 'SIGNATURE_INVALID';
+  | 'SIGNATURE_INVALID'
+  /** A trusted root, CA or key file that is missing or unreadable (POLICY.md TRUST_ROOT_ERROR). */
+  | 'TRUST_ROOT_INVALID'
+  /** A policy file that does not load: bad YAML, unknown field, wrong type, invalid glob/regexp/CEL (file, line, path). */
+  | 'POLICY_INVALID'
+  /** A policy path that cannot be read at all (missing, not a file or folder, no policy files). */
+  | 'POLICY_UNREADABLE'
+  /** A PolicyTest evidence folder that cannot be read. */
+  | 'POLICY_EVIDENCE_INVALID';
 
 export class VerifyError extends SigilError<VerifyErrorCode> {
   override name = 'VerifyError';
