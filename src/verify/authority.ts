@@ -28,6 +28,8 @@ export type Authority =
       name: string;
       publicKey: KeyObject;
       tlog: TlogRequirement;
+      /** trusted_root.json whose Rekor logs and TSAs witness the key; undefined: the embedded public-good root. */
+      trustedRoot?: string;
       /** Every pair must equal the signed payload's annotations (cosign -a). */
       annotations?: Record<string, string>;
     }
