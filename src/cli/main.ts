@@ -1,3 +1,4 @@
+import { policyCommand } from './commands/policy.ts';
 import yargs, { type Argv } from 'yargs';
 import type { Command, Run } from './command.ts';
 import { attachCommand } from './commands/attach.ts';
@@ -33,6 +34,7 @@ const COMMANDS: Command[] = [
   keysCommand,
   loginCommand,
   logoutCommand,
+  policyCommand,
 ];
 
 const EPILOGUE = `Exit codes:
