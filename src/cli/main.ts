@@ -12,6 +12,7 @@ import { attestCommand, signCommand } from './commands/sign.ts';
 import { attestBlobCommand, signBlobCommand } from './commands/sign-blob.ts';
 import { tagsCommand } from './commands/tags.ts';
 import { treeCommand, triangulateCommand } from './commands/tree.ts';
+import { verifyAttestationCommand, verifyCommand } from './commands/verify.ts';
 import { type GlobalArgs, makeContext, VERSION } from './context.ts';
 import { ExitCode, exitCodeFor } from './exit-codes.ts';
 import { type Io, Printer } from './output.ts';
@@ -27,6 +28,8 @@ const COMMANDS: Command[] = [
   attestCommand,
   signBlobCommand,
   attestBlobCommand,
+  verifyCommand,
+  verifyAttestationCommand,
   attachCommand,
   treeCommand,
   triangulateCommand,
