@@ -3,6 +3,7 @@ import { OciError, type OciErrorCode } from '../oci/errors.ts';
 import { AttachError, type AttachErrorCode } from '../attach/errors.ts';
 import { SbomError, type SbomErrorCode } from '../sbom/errors.ts';
 import { SignError, type SignErrorCode } from '../sign/errors.ts';
+import { VerifyError, type VerifyErrorCode } from '../verify/errors.ts';
 
 /**
  * Exit codes, documented in the README and `sigil --help`. Scripts branch on these, so a
@@ -65,12 +66,20 @@ const BY_ATTACH_CODE: Partial<Record<AttachErrorCode, number>> = {
   NOT_FOUND: ExitCode.NotFound,
 };
 
+const BY_VERIFY_CODE: Partial<Record<VerifyErrorCode, number>> = {
+  POLICY_INVALID: ExitCode.Usage,
+  POLICY_UNREADABLE: ExitCode.Usage,
+  POLICY_EVIDENCE_INVALID: ExitCode.Usage,
+  TRUST_ROOT_INVALID: ExitCode.Usage,
+};
+
 export function exitCodeFor(e: unknown): number {
   if (e instanceof OciError) return BY_CODE[e.code] ?? ExitCode.Failure;
   if (e instanceof FilesystemError) return BY_FILESYSTEM_CODE[e.code] ?? ExitCode.Failure;
   if (e instanceof SbomError) return BY_SBOM_CODE[e.code] ?? ExitCode.Failure;
   if (e instanceof SignError) return BY_SIGN_CODE[e.code] ?? ExitCode.Failure;
   if (e instanceof AttachError) return BY_ATTACH_CODE[e.code] ?? ExitCode.Failure;
+  if (e instanceof VerifyError) return BY_VERIFY_CODE[e.code] ?? ExitCode.Failure;
   if (e instanceof UsageError) return ExitCode.Usage;
   return ExitCode.Failure;
 }
