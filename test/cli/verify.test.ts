@@ -175,3 +175,44 @@ describe('sigil verify --key', () => {
     expect(r.rejected.map((c) => !c.ok && c.code)).toContain('KEY_MISMATCH');
   });
 });
+
+describe('sigil verify-attestation', () => {
+  it('--type with CEL conditions over the verified predicate; a false condition denies, naming it', async () => {
+    const predicate = join(work, 'bom.json');
+    await writeFile(predicate, JSON.stringify({ bomFormat: 'CycloneDX', specVersion: '1.5' }));
+    const att = await runSigil(
+      [
+        'attest',
+        '--key',
+        join(work, 'cosign.key'),
+        '--tlog-upload=false',
+        '--type',
+        'cyclonedx',
+        '--predicate',
+        predicate,
+        keyed(),
+      ],
+      { env: { COSIGN_PASSWORD: PASSWORD } },
+    );
+    expect(att.code, att.stderr).toBe(0);
+    const base = [
+      'verify-attestation',
+      '--key',
+      join(work, 'cosign.pub'),
+      '--insecure-ignore-tlog',
+      '--type',
+      'cyclonedx',
+    ];
+    const ok = await runSigil([...base, '--condition', 'predicate.bomFormat == "CycloneDX"', keyed()]);
+    expect(ok.code, ok.stderr).toBe(0);
+    const env = JSON.parse(ok.stdout.trim().split('\n')[0]!) as { payload: string };
+    const statement = JSON.parse(Buffer.from(env.payload, 'base64').toString('utf8')) as { predicateType: string };
+    expect(statement.predicateType).toBe('https://cyclonedx.org/bom');
+    const no = await runSigil([...base, '--condition', 'predicate.specVersion == "1.6"', keyed()]);
+    expect(no.code).toBe(1);
+    expect(no.stderr).toContain('[CONDITION_FALSE]');
+    expect(no.stderr).toContain('predicate.specVersion == "1.6"');
+    const other = await runSigil([...base.slice(0, -1), 'spdxjson', keyed()]);
+    expect(other.code).toBe(1);
+  });
+});
