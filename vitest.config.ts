@@ -9,5 +9,6 @@ export default defineConfig({
     maxWorkers: 2,
     reporters: ['default', './test/summary-reporter.ts'],
     globalSetup: ['./test/global-setup.ts'],
+    setupFiles: ['./test/fast-check-seed.ts'],
   },
 });

@@ -334,7 +334,8 @@ export function jsonErrorOffset(text: string): number {
         i++;
         const e = text[i];
         if (e === 'u') {
-          if (!/^[0-9a-fA-F]{4}$/.test(text.slice(i + 1, i + 5))) throw new Fault(i);
+          // As V8: the fault is the first character that is not a hex digit.
+          for (let k = 1; k <= 4; k++) if (!/[0-9a-fA-F]/.test(text[i + k] ?? '')) throw new Fault(i + k);
           i += 5;
         } else if (e !== undefined && '"\\/bfnrt'.includes(e)) i++;
         else throw new Fault(i);

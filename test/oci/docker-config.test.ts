@@ -69,6 +69,22 @@ describe('jsonErrorOffset', () => {
     );
   });
 
+  it('a bad \\u escape is reported where V8 reports it: at the first non-hex character', () => {
+    for (const t of [String.raw`["\u  "]`, String.raw`["\u1 "]`, String.raw`["\u12x4"]`, String.raw`["\u"]`]) {
+      const position = /at position (\d+)/.exec(
+        (() => {
+          try {
+            JSON.parse(t);
+            return '';
+          } catch (e) {
+            return (e as Error).message;
+          }
+        })(),
+      );
+      expect(jsonErrorOffset(t), t).toBe(Number(position![1]));
+    }
+  });
+
   it('points at the token V8 only quotes', () => {
     expect(jsonErrorOffset('{"auths": x}')).toBe(10);
     expect(jsonErrorOffset('')).toBe(0);
