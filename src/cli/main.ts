@@ -12,6 +12,8 @@ import { attestCommand, signCommand } from './commands/sign.ts';
 import { attestBlobCommand, signBlobCommand } from './commands/sign-blob.ts';
 import { tagsCommand } from './commands/tags.ts';
 import { treeCommand, triangulateCommand } from './commands/tree.ts';
+import { signBundleCommand, verifyBundleCommand } from './commands/conformance.ts';
+import { verifyBlobCliCommand } from './commands/verify-blob.ts';
 import { verifyAttestationCommand, verifyCommand } from './commands/verify.ts';
 import { type GlobalArgs, makeContext, VERSION } from './context.ts';
 import { ExitCode, exitCodeFor } from './exit-codes.ts';
@@ -38,6 +40,9 @@ const COMMANDS: Command[] = [
   loginCommand,
   logoutCommand,
   policyCommand,
+  verifyBlobCliCommand,
+  signBundleCommand,
+  verifyBundleCommand,
 ];
 
 const EPILOGUE = `Exit codes:

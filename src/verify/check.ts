@@ -27,6 +27,7 @@ import type { Claim, Evidence } from './evidence/evidence.ts';
 import { type CertificateIdentity, certificateIdentity } from './fulcio-extensions.ts';
 import { matchIdentities } from './identity.ts';
 import { keyFingerprint, keyTrust, loadTrust } from './trust-material.ts';
+import { authorityWindowProblems, checkpointLogOutsideWindow } from './trust-window.ts';
 
 type Failure = Extract<CheckResult, { ok: false }>;
 
@@ -41,7 +42,21 @@ class Fail {
   ) {}
 }
 
-export async function checkEvidence(evidence: Evidence, authority: Authority, ctx: CheckContext): Promise<CheckResult> {
+/**
+ * verify-blob with a digest input (`sha256:HEX`): the artifact is known only by its digest, so a
+ * message signature is verified over that digest (prehashed) instead of over payload bytes.
+ * @sigstore/verify always hashes an artifact itself (MessageSignatureContent.verifySignature).
+ */
+export interface PrehashedArtifact {
+  digest: Buffer;
+  verify(key: KeyObject, signature: Buffer): boolean;
+}
+
+export async function checkEvidence(
+  evidence: Evidence,
+  authority: Authority,
+  ctx: CheckContext & { prehashed?: PrehashedArtifact },
+): Promise<CheckResult> {
   const checks: string[] = [];
   try {
     return await run(evidence, authority, ctx, checks);
@@ -67,10 +82,16 @@ function errMessage(err: unknown): string {
   return cause instanceof Error ? `${err.message}: ${cause.message}` : err.message;
 }
 
-async function run(e: Evidence, authority: Authority, ctx: CheckContext, checks: string[]): Promise<CheckResult> {
+async function run(
+  e: Evidence,
+  authority: Authority,
+  ctx: CheckContext & { prehashed?: PrehashedArtifact },
+  checks: string[],
+): Promise<CheckResult> {
   const now = ctx.now ?? new Date();
+  const prehashed = e.bundle?.content.$case === 'messageSignature' ? ctx.prehashed : undefined;
   // 1. Something to check at all.
-  if (!e.bundle || !e.claim || !e.payload) {
+  if (!e.bundle || !e.claim || (!e.payload && !prehashed)) {
     const why = e.problems.length > 0 ? e.problems.join('; ') : 'no signature, payload or claim';
     throw new Fail('EVIDENCE_MALFORMED', 'evidence', `${e.source.description}: ${why}`);
   }
@@ -117,6 +138,10 @@ async function run(e: Evidence, authority: Authority, ctx: CheckContext, checks:
   } catch (err) {
     throw new Fail('TRUST_ROOT_ERROR', 'trustRoot', errMessage(err));
   }
+  // Trust-root validity windows (trust-window.ts): a window without a start is malformed, not
+  // "valid since ever" as @sigstore/verify's toTrustMaterial reads it.
+  const badWindows = authorityWindowProblems(authority);
+  if (badWindows.length > 0) throw new Fail('TRUST_ROOT_ERROR', 'trustRoot.validFor', badWindows.join('; '));
 
   let leaf: X509Certificate | undefined;
   let signingKey: KeyObject;
@@ -133,13 +158,16 @@ async function run(e: Evidence, authority: Authority, ctx: CheckContext, checks:
   // 3. The signature over the payload (message signature) or the DSSE PAE.
   let entity: SignedEntity;
   try {
-    entity = toSignedEntity(bundle, bundle.content.$case === 'messageSignature' ? Buffer.from(e.payload) : undefined);
+    entity = toSignedEntity(
+      bundle,
+      bundle.content.$case === 'messageSignature' ? Buffer.from(e.payload ?? new Uint8Array()) : undefined,
+    );
   } catch (err) {
     throw new Fail('EVIDENCE_MALFORMED', 'evidence', `bundle: ${errMessage(err)}`);
   }
   if (bundle.content.$case === 'messageSignature') {
     const md = bundle.content.messageSignature.messageDigest;
-    const actual = createHash('sha256').update(e.payload).digest();
+    const actual = prehashed ? prehashed.digest : createHash('sha256').update(e.payload!).digest();
     if (md && !actual.equals(Buffer.from(md.digest))) {
       throw new Fail(
         'SIGNATURE_INVALID',
@@ -151,7 +179,15 @@ async function run(e: Evidence, authority: Authority, ctx: CheckContext, checks:
     }
   }
   const named = namedKeys(e);
-  if (!safe(() => entity.signature.verifySignature(signingKey))) {
+  const verified = prehashed
+    ? safe(() =>
+        prehashed.verify(
+          signingKey,
+          Buffer.from((bundle.content as { messageSignature: { signature: Uint8Array } }).messageSignature.signature),
+        ),
+      )
+    : safe(() => entity.signature.verifySignature(signingKey));
+  if (!verified) {
     if (authority.kind === 'key') {
       const ours = keyFingerprint(authority.publicKey);
       const other = named.find((k) => k !== ours);
@@ -228,6 +264,24 @@ async function run(e: Evidence, authority: Authority, ctx: CheckContext, checks:
   }
   if (entity.timestamps.some((t) => t.$case === 'timestamp-authority')) checks.push('timestamp');
   const signedAt = times.length > 0 ? new Date(Math.min(...times.map((t) => t.getTime()))) : undefined;
+
+  // 6b. Trust-root window of logs proved by checkpoint only (trust-window.ts): @sigstore/verify
+  // checks a log's validFor only for SETs; a Rekor v2 entry's log must be valid at the signing
+  // (TSA) time too.
+  if (authority.tlog !== 'ignore') {
+    for (const entry of entries) {
+      const outside = checkpointLogOutsideWindow(entry, trust.tlogs, times.length > 0 ? times : [now]);
+      if (outside.length > 0) {
+        throw new Fail(
+          'TLOG_ENTRY_INVALID',
+          'tlog.validity',
+          `Rekor entry ${entry.logIndex}: no log of the trusted root with its log ID was valid at ${outside[0]!.toISOString()}`,
+          'a log key valid at the signing time',
+          outside[0]!.toISOString(),
+        );
+      }
+    }
+  }
 
   let signer: SignerInfo;
   if (authority.kind === 'key') {
