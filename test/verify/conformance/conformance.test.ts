@@ -6,45 +6,15 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import type { Authority } from '../../../src/verify/authority.ts';
-import { readPublicKey } from '../../../src/verify/trust-material.ts';
 import { verifyBlob } from '../../../src/verify/verify-blob.ts';
-
-const ASSETS = fileURLToPath(new URL('./assets/', import.meta.url));
-const DEFAULT_IDENTITY =
-  'https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main';
-const DEFAULT_ISSUER = 'https://token.actions.githubusercontent.com';
+import { ASSETS, caseAuthority } from './case-authority.ts';
 
 /**
  * Cases where sigil's answer differs from the suite's, each with the reason. The test asserts
  * the divergence still holds, so fixing one shows up as a failure to update this list.
  */
 const KNOWN_DIVERGENCES: Record<string, string> = {};
-
-export function caseAuthority(dir: string): Authority {
-  const root = join(dir, 'trusted_root.json');
-  const trustedRoot = existsSync(root) ? { trustedRoot: root } : {};
-  if (existsSync(join(dir, 'key.pub'))) {
-    return {
-      kind: 'key',
-      name: 'key.pub',
-      publicKey: readPublicKey(join(dir, 'key.pub')),
-      tlog: 'required',
-      ...trustedRoot,
-    };
-  }
-  const read = (f: string, d: string) => (existsSync(join(dir, f)) ? readFileSync(join(dir, f), 'utf8').trim() : d);
-  return {
-    kind: 'keyless',
-    name: 'identity',
-    identities: [{ subject: read('identity', DEFAULT_IDENTITY), issuer: read('issuer', DEFAULT_ISSUER) }],
-    sct: 'required',
-    tlog: 'required',
-    ...trustedRoot,
-  };
-}
 
 const cases = readdirSync(ASSETS, { withFileTypes: true })
   .filter((d) => d.isDirectory())
