@@ -43,6 +43,11 @@ export interface VerifyWithPoliciesOptions {
   offline?: boolean;
   /** Replay a folder written by `saveEvidenceDir`: no registry request at all. */
   evidenceDir?: string;
+  /**
+   * No registry and nothing attached: references must name their digest (PolicyTest cases
+   * without `evidence`, which test selection, pinning and static authorities).
+   */
+  noEvidence?: boolean;
   /** Write everything the decision used into this folder (evidence-store.ts). */
   saveEvidenceDir?: string;
   /** Verification time for checks without a signed time (PolicyTest `now`). */
@@ -107,6 +112,10 @@ export async function verifyWithPolicies(
   const resolve = (input: string): Promise<Resolved> => {
     const ref = parseReference(input);
     return memo(resolutions, ref.toString(), async () => {
+      if (o.noEvidence) {
+        if (ref.digest === undefined) throw new Error(`${input}: names a tag and no evidence says what it resolved to`);
+        return { digest: ref.digest };
+      }
       if (reader) {
         const digest = reader.resolve(input, ref.digest) ?? reader.resolve(ref.toString());
         if (digest === undefined) throw new Error(`${input}: not in the saved evidence ${reader.dir}`);
@@ -126,6 +135,7 @@ export async function verifyWithPolicies(
   const discover = (host: string, repo: string, digest: Digest): Promise<Evidence[]> =>
     memo(discoveries, `${host}/${repo}@${digest}`, async () => {
       let list: AttachmentList;
+      if (o.noEvidence) return [];
       if (reader) {
         const saved = reader.attachments(digest, `${host}/${repo}`);
         if (!saved) throw new Error(`${host}/${repo}@${digest}: no saved discovery in ${reader.dir}`);
@@ -202,7 +212,7 @@ export async function verifyWithPolicies(
       {
         digest: image.digest,
         ...(o.now ? { now: o.now } : {}),
-        offline: o.offline === true || reader !== undefined,
+        offline: o.offline === true || reader !== undefined || o.noEvidence === true,
       },
       {
         noMatch,

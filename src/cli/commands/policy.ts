@@ -5,6 +5,10 @@ interface LintArgs {
   path: string;
 }
 
+interface TestArgs {
+  path: string;
+}
+
 interface MatchArgs {
   reference: string;
   policy: string;
@@ -93,6 +97,49 @@ export const policyCommand: Command = {
               return ExitCode.Ok;
             }),
         )
-        .demandCommand(1, 'name a policy command: lint or match'),
+        .command(
+          'test <path>',
+          'Run the PolicyTest cases of a policy folder against their saved evidence, offline; exit 0 pass, 1 a case failed, 2 invalid',
+          (c) => c.positional('path', { type: 'string', demandOption: true, describe: 'policy file or folder' }),
+          (argv) =>
+            run<TestArgs>(argv, async (ctx, a) => {
+              const { loadPolicies } = await import('../../verify/policy/index.ts');
+              const { runPolicyTests } = await import('../../verify/policy/policy-test.ts');
+              let set;
+              try {
+                set = loadPolicies(a.path);
+              } catch (err) {
+                ctx.out.error(err);
+                return ExitCode.Usage;
+              }
+              const outcome = await runPolicyTests(set);
+              const lines: string[] = [];
+              for (const r of outcome.results) {
+                const head = `${r.passed ? 'PASS' : 'FAIL'} ${r.test} / ${r.case}`;
+                if (r.error !== undefined) lines.push(`${head}: ${r.error}`);
+                else if (r.passed) lines.push(`${head}: ${r.actual.decision}`);
+                else {
+                  const missing = r.missingReasons.length ? `; missing reasons ${r.missingReasons.join(', ')}` : '';
+                  lines.push(
+                    `${head}: expected ${r.expected.decision}, got ${r.actual.decision}${missing} (found: ${
+                      r.actual.reasons.join(', ') || 'none'
+                    })`,
+                  );
+                }
+              }
+              lines.push(`${outcome.passed} passed, ${outcome.failed} failed`);
+              ctx.out.result(
+                {
+                  exitCode: outcome.exitCode,
+                  passed: outcome.passed,
+                  failed: outcome.failed,
+                  cases: outcome.results.map(({ report, ...rest }) => ({ ...rest, ...(report ? { report } : {}) })),
+                },
+                `${lines.join('\n')}\n`,
+              );
+              return outcome.exitCode;
+            }),
+        )
+        .demandCommand(1, 'name a policy command: lint, match or test'),
     ),
 };

@@ -29,6 +29,97 @@ interface VerifyFlags {
 
 interface VerifyArgs extends VerifyFlags {
   images: string[];
+  policy?: string;
+  'save-evidence'?: string;
+  evidence?: string;
+  explain?: boolean;
+  'max-workers'?: number;
+  'no-match'?: 'deny' | 'warn' | 'allow';
+  'dry-run'?: boolean;
+  scope?: string;
+  verbose?: boolean;
+}
+
+/** Flags of `verify` that only make sense with --policy (POLICY.md §3, §7). */
+const POLICY_ONLY = ['save-evidence', 'evidence', 'explain', 'no-match', 'dry-run', 'scope'] as const;
+
+/** Flags that describe one authority on the command line; a policy folder replaces them. */
+const AUTHORITY_FLAGS = [
+  'key',
+  'certificate-identity',
+  'certificate-identity-regexp',
+  'certificate-oidc-issuer',
+  'certificate-oidc-issuer-regexp',
+  'annotations',
+  'trusted-root',
+  'ca-roots',
+  'ca-intermediates',
+];
+
+/**
+ * `verify IMAGE... --policy FILE|DIR`: every image against the policy folder in one call, one
+ * DecisionReport (POLICY.md §5): the text rendering on stdout (or the report itself with -o json),
+ * a WARN line on stderr per failing warn-mode policy, exit 0 allow / 1 deny / 2 error (§4).
+ */
+async function runPolicyVerify(ctx: Context, a: VerifyArgs): Promise<number> {
+  for (const flag of [...AUTHORITY_FLAGS, ...Object.keys(WORKFLOW_FLAGS)]) {
+    if ((a as unknown as Record<string, unknown>)[flag] !== undefined) {
+      throw new UsageError(`--${flag} describes an authority on the command line; with --policy the policy files do`);
+    }
+  }
+  const workers = a['max-workers'] ?? 8;
+  if (!Number.isSafeInteger(workers) || workers < 1)
+    throw new UsageError(`--max-workers must be at least 1, got ${workers}`);
+  const { loadPolicies, renderReport } = await import('../../verify/policy/index.ts');
+  const { verifyWithPolicies } = await import('../../verify/verify-policy.ts');
+  let set;
+  try {
+    set = loadPolicies(a.policy!);
+  } catch (err) {
+    // POLICY.md §4: an invalid policy folder is exit 2, nothing evaluated.
+    ctx.out.error(err);
+    return ExitCode.Usage;
+  }
+  for (const w of set.warnings) ctx.out.debug(`${w.file}:${w.line}: warning: ${w.path}: ${w.message}`);
+  let report;
+  try {
+    report = await verifyWithPolicies(a.images, {
+      policies: set,
+      registry: ctx.registry,
+      concurrency: workers,
+      offline: a.offline === true || a.evidence !== undefined,
+      ...(a.evidence !== undefined ? { evidenceDir: a.evidence } : {}),
+      ...(a['save-evidence'] !== undefined ? { saveEvidenceDir: a['save-evidence'] } : {}),
+      ...(a['no-match'] !== undefined ? { noMatch: a['no-match'] } : {}),
+      ...(a['dry-run'] ? { dryRun: true } : {}),
+      ...(a.explain ? { explain: true } : {}),
+      ...(a.scope !== undefined ? { scope: a.scope } : {}),
+      signal: ctx.signal,
+    });
+  } catch (err) {
+    if ((err as { code?: string }).code === 'POLICY_EVIDENCE_INVALID') {
+      ctx.out.error(err);
+      return ExitCode.Usage;
+    }
+    throw err;
+  }
+  for (const img of report.images) {
+    for (const p of img.policies) {
+      if (p.mode === 'warn' && p.result !== 'pass') {
+        const why = p.reasons.map((r) => r.code).join(', ') || p.result;
+        ctx.out.info(`WARN ${img.input}: policy ${p.name} ${p.result}ed (${why})`);
+      }
+    }
+  }
+  if (a.verbose && a.evidence === undefined) {
+    const { registryFor } = await import('../../oci/registry/client.ts');
+    const { parseReference } = await import('../../oci/reference.ts');
+    const hosts = new Set(a.images.map((i) => parseReference(i).registry));
+    for (const h of hosts)
+      ctx.out.debug(`registry requests to ${h}: ${registryFor(h, ctx.registry).requests.toString()}`);
+  }
+  ctx.out.result(report, renderReport(report, a.verbose === true));
+  return report.exitCode;
 }
 
 interface VerifyAttestationArgs extends VerifyFlags {
@@ -358,12 +449,40 @@ export const verifyCommand: Command = {
       (c) =>
         verifyFlags(c)
           .positional('images', { type: 'string', array: true, demandOption: true, describe: 'image references' })
+          .option('policy', {
+            type: 'string',
+            describe: 'policy file or folder (POLICY.md): exit 0 allow, 1 deny, 2 error',
+          })
+          .option('save-evidence', {
+            type: 'string',
+            describe: 'with --policy: write everything the decision used here',
+          })
+          .option('evidence', {
+            type: 'string',
+            describe: 'with --policy: replay a --save-evidence folder, no registry',
+          })
+          .option('explain', { type: 'boolean', describe: 'with --policy: also list policies not selected, and why' })
+          .option('max-workers', { type: 'number', describe: 'with --policy: images verified at once (default 8)' })
+          .option('no-match', {
+            choices: ['deny', 'warn', 'allow'] as const,
+            describe: 'with --policy: decision when no policy selects an image (default: PolicySettings, else deny)',
+          })
+          .option('dry-run', { type: 'boolean', describe: 'with --policy: evaluate every policy as audit' })
+          .option('scope', { type: 'string', describe: 'with --policy: repository an OCI layout stands for' })
+          .example('$0 verify --policy policies/ ghcr.io/acme/app@sha256:… ghcr.io/acme/api:1.2', '')
           .example('$0 verify --key cosign.pub registry.example/app:1.0', '')
           .example(
             '$0 verify --certificate-identity-regexp "https://github\\.com/acme/.*" --certificate-oidc-issuer https://token.actions.githubusercontent.com ghcr.io/acme/app:1',
             '',
           ),
-      (argv) => run<VerifyArgs>(argv, (ctx, a) => runVerify(ctx, a)),
+      (argv) =>
+        run<VerifyArgs>(argv, (ctx, a) => {
+          if (a.policy !== undefined) return runPolicyVerify(ctx, a);
+          for (const flag of POLICY_ONLY) {
+            if (a[flag] !== undefined && a[flag] !== false) throw new UsageError(`--${flag} needs --policy`);
+          }
+          return runVerify(ctx, a);
+        }),
     ),
 };
 
