@@ -4,7 +4,7 @@
 // CI signing steps: a key pair, a signature, an SBOM attestation, a keyless signature through a
 // loopback Sigstore (Fulcio/Rekor/TSA stand-ins, as a private Sigstore would be reached), and the tree.
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startRegistry } from '../test/harness/registry.ts';
@@ -19,6 +19,11 @@ const DEMO_PASSWORD = 'demo-password';
 
 /** Runs sigil as a user would; async, so the in-process registry and Sigstore keep answering. */
 async function sigil(...args: string[]): Promise<string> {
+  return (await sigilRun(0, ...args)).trim();
+}
+
+/** Runs sigil expecting exit `expected` (the deny step expects 1). */
+async function sigilRun(expected: number, ...args: string[]): Promise<string> {
   process.stdout.write(`\n$ sigil ${args.map((a) => (a.length > 120 ? `${a.slice(0, 20)}…` : a)).join(' ')}\n`);
   const child = spawn(process.execPath, [sigilBin, ...args], {
     env: { ...process.env, SIGIL_PASSWORD: DEMO_PASSWORD },
@@ -31,8 +36,8 @@ async function sigil(...args: string[]): Promise<string> {
   });
   child.stderr.setEncoding('utf8').on('data', (d: string) => process.stdout.write(d));
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-  if (code !== 0) throw new Error(`sigil ${args[0]} exited with ${code}`);
-  return stdout.trim();
+  if (code !== expected) throw new Error(`sigil ${args[0]} exited with ${code}, expected ${expected}`);
+  return stdout;
 }
 
 const work = await mkdtemp(join(tmpdir(), 'sigil-demo-'));
@@ -108,6 +113,30 @@ try {
     image,
   );
   await sigil('tree', image);
+
+  // Verify before deploy: the shipped policy (policies/demo/release.yaml) with the demo Sigstore's
+  // trusted root beside it. The image signed by release@demo.sigil is allowed; another image,
+  // signed keyless by someone else, is denied with the reason.
+  const policyDir = join(work, 'policy');
+  await mkdir(policyDir);
+  await copyFile(join(root, 'policies', 'demo', 'release.yaml'), join(policyDir, 'release.yaml'));
+  await writeFile(join(policyDir, 'trusted_root.json'), JSON.stringify(sigstore.trustedRoot()));
+  await sigil('policy', 'lint', policyDir);
+  await sigil('verify', '--policy', policyDir, image);
+  const other = `${registry.host}/demo/other:1.0`;
+  await sigil('copy', `oci-dir:${layout}:demo`, other);
+  await sigil(
+    'sign',
+    '--identity-token',
+    sigstore.mintIdentityToken({ email: 'intruder@demo.sigil' }),
+    '--fulcio-url',
+    sigstore.fulcioUrl,
+    '--rekor-url',
+    sigstore.rekorUrl,
+    other,
+  );
+  await sigilRun(1, 'verify', '--policy', policyDir, other);
+  process.stdout.write('\n(exit 1: denied, as the policy requires)\n');
 } finally {
   await Promise.all([registry.stop(), sigstore.stop()]);
   await rm(work, { recursive: true, force: true });
