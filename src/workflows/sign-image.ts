@@ -159,6 +159,30 @@ async function storeBundle(
   };
 }
 
+/** Appends one layer to the `.sig`/`.att` image (cosign's duplicate rule applies) and reports it. */
+async function appendLegacy(
+  t: Target,
+  subject: Descriptor,
+  tag: string,
+  bundle: SerializedBundle,
+  o: SigningOptions,
+  layer: { mediaType: string; bytes: Uint8Array; annotations: Record<string, string> },
+): Promise<WrittenSignature> {
+  const appended = await appendToTagImage(t.registry, t.ref.repository, tag, [layer], {
+    isDuplicate: duplicateCheck(o.publicKey),
+    ...(o.signal ? { signal: o.signal } : {}),
+  });
+  const tlog = tlogOf(bundle);
+  return {
+    subject,
+    scheme: 'tag',
+    manifest: appended.digest,
+    tag,
+    written: appended.written,
+    ...(tlog ? { tlog } : {}),
+  };
+}
+
 /** Sign an image: cosign v3's bundle referrer by default, or a `.sig` layer with `attach: 'tag'`. */
 export async function signImage(reference: string, options: SignImageOptions): Promise<SignImageResult> {
   const t = await resolveTargets(reference, options);
@@ -190,23 +214,13 @@ export async function signImage(reference: string, options: SignImageOptions): P
       kind: 'message',
       data: Buffer.from(payload),
     });
-    const tag = signatureTag(subject.digest);
-    const appended = await appendToTagImage(
-      t.registry,
-      t.ref.repository,
-      tag,
-      [{ mediaType: AttachMediaType.SimpleSigning, bytes: payload, annotations: legacyAnnotations(bundle) }],
-      { isDuplicate: duplicateCheck(options.publicKey), ...(options.signal ? { signal: options.signal } : {}) },
+    signatures.push(
+      await appendLegacy(t, subject, signatureTag(subject.digest), bundle, options, {
+        mediaType: AttachMediaType.SimpleSigning,
+        bytes: payload,
+        annotations: legacyAnnotations(bundle),
+      }),
     );
-    const tlog = tlogOf(bundle);
-    signatures.push({
-      subject,
-      scheme: 'tag',
-      manifest: appended.digest,
-      tag,
-      written: appended.written,
-      ...(tlog ? { tlog } : {}),
-    });
   }
   return { reference, repository: `${t.ref.registry}/${t.ref.repository}`, digest: t.root.digest, signatures };
 }
@@ -241,29 +255,13 @@ export async function attestImage(reference: string, options: AttestImageOptions
     // The envelope as cosign ≤ 2.x stores it in `.att` (keyid ""), the same signature bytes.
     const parsed = parseEnvelope(bundle.dsseEnvelope as unknown as Record<string, unknown>);
     const envelope = dsseEnvelope({ ...parsed, signatures: parsed.signatures.map((s) => ({ sig: s.sig, keyid: '' })) });
-    const tag = attestationTag(subject.digest);
-    const appended = await appendToTagImage(
-      t.registry,
-      t.ref.repository,
-      tag,
-      [
-        {
-          mediaType: AttachMediaType.DsseEnvelope,
-          bytes: envelope,
-          annotations: legacyAnnotations(bundle, { [AttachAnnotation.PredicateType]: options.predicateType }),
-        },
-      ],
-      options.signal ? { signal: options.signal } : {},
+    signatures.push(
+      await appendLegacy(t, subject, attestationTag(subject.digest), bundle, options, {
+        mediaType: AttachMediaType.DsseEnvelope,
+        bytes: envelope,
+        annotations: legacyAnnotations(bundle, { [AttachAnnotation.PredicateType]: options.predicateType }),
+      }),
     );
-    const tlog = tlogOf(bundle);
-    signatures.push({
-      subject,
-      scheme: 'tag',
-      manifest: appended.digest,
-      tag,
-      written: appended.written,
-      ...(tlog ? { tlog } : {}),
-    });
   }
   return { reference, repository: `${t.ref.registry}/${t.ref.repository}`, digest: t.root.digest, signatures };
 }
