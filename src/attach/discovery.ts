@@ -3,6 +3,7 @@ import { assertDigest } from '../oci/digest.ts';
 import type { Descriptor } from '../oci/manifest.ts';
 import { parseManifest } from '../oci/manifest.ts';
 import type { Registry } from '../oci/registry/client.ts';
+import { referrersTag, type ReferrersResult } from '../oci/registry/referrers.ts';
 import { AttachError } from './errors.ts';
 import {
   AttachAnnotation,
@@ -50,12 +51,61 @@ export interface ListAttachmentsOptions {
   /** Where the `.sig`/`.att`/`.sbom` tags and referrers live if not beside the subject (`COSIGN_REPOSITORY`). */
   repositoryOverride?: string;
   signal?: AbortSignal;
+  /** Look at referrers (default true). */
+  referrers?: boolean;
+  /** Which legacy tags to read (default all three: what `tree` and `download` show). */
+  tags?: readonly TagKind[];
+  /**
+   * `api-first` (default): the referrers API, then the fallback tag when it has none.
+   * `fewest-requests`: what verify uses to stay within 4 requests per image (findReferrers).
+   */
+  referrersOrder?: 'api-first' | 'fewest-requests';
 }
 
 export interface AttachmentList {
   attachments: Attachment[];
-  /** How referrers were found: the registry's API or the fallback tag index. */
+  /**
+   * How referrers were found: the registry's API or the fallback tag index. With
+   * `referrers: false`, what is known of the registry (`tag` when nothing is).
+   */
   referrersVia: 'api' | 'tag';
+}
+
+/**
+ * What each registry client told about its referrers API: `api` once the API answered, `tag`
+ * once it said it has none (404). Unknown registries get the fallback tag first (see below).
+ */
+const referrersApi = new WeakMap<Registry, 'api' | 'tag'>();
+
+/**
+ * Referrers in as few requests as the registry allows. A registry known to have the API: the
+ * API (1 request). Known not to: the fallback tag (1). Unknown: the fallback tag first, because
+ * when it exists (every registry without the API that was pushed to by cosign or sigil) it is the
+ * answer in one request, and the API is asked only when the tag is absent. The price is that on a
+ * registry with the API, a stale fallback tag left by an older pusher hides API-only referrers
+ * until the API is known; pushers stop writing the tag once the registry answers OCI-Subject.
+ */
+async function findReferrers(
+  registry: Registry,
+  repo: string,
+  subject: Digest,
+  signal: AbortSignal | undefined,
+  order: 'api-first' | 'fewest-requests',
+): Promise<ReferrersResult> {
+  const opts = signal ? { signal } : {};
+  const known = referrersApi.get(registry);
+  if (order === 'fewest-requests' && known !== 'api') {
+    const tag = referrersTag(subject);
+    const index = await getManifestIfExists(registry, repo, tag, signal);
+    if (index) {
+      const parsed = parseManifest(index.bytes, index.descriptor.mediaType, `referrers tag index ${tag}`);
+      if (parsed.kind === 'index') return { descriptors: parsed.index.manifests, via: 'tag' };
+    }
+    if (known === 'tag') return { descriptors: [], via: 'tag' };
+  }
+  const r = await registry.referrers(repo, subject, opts);
+  referrersApi.set(registry, r.via);
+  return r;
 }
 
 const TAG_KINDS: readonly TagKind[] = ['signature', 'attestation', 'sbom'];
@@ -77,8 +127,11 @@ export async function listAttachments(
   const { signal } = options;
   const where = options.repositoryOverride ?? repo;
   const attachments: Attachment[] = [];
-  const refs = await registry.referrers(where, subject, signal ? { signal } : {});
-  for (const entry of refs.descriptors) {
+  const refs: ReferrersResult | undefined =
+    options.referrers === false
+      ? undefined
+      : await findReferrers(registry, where, subject, signal, options.referrersOrder ?? 'api-first');
+  for (const entry of refs?.descriptors ?? []) {
     const blob = await getManifestIfExists(registry, where, entry.digest, signal);
     if (!blob) continue;
     const what = `referrer ${registry.host}/${where}@${entry.digest}`;
@@ -113,7 +166,7 @@ export async function listAttachments(
       layers: m.layers.map((l) => attachedLayer(registry, where, l, signal)),
     });
   }
-  for (const kind of TAG_KINDS) {
+  for (const kind of options.tags ?? TAG_KINDS) {
     const tag = attachmentTag(kind, subject);
     const image = await readTagImage(registry, where, tag, signal);
     if (!image) continue;
@@ -130,7 +183,7 @@ export async function listAttachments(
       });
     }
   }
-  return { attachments, referrersVia: refs.via };
+  return { attachments, referrersVia: refs?.via ?? referrersApi.get(registry) ?? 'tag' };
 }
 
 function referrerKind(

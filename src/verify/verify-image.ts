@@ -1,10 +1,12 @@
 /**
  * `verify` for one image against one authority, as cosign verify does it: resolve the reference
- * to a digest once, discover every signature and attestation in both schemes, and check each
- * candidate. At least one passing candidate verifies the image; every rejected one keeps its
- * reason so the refusal can be explained.
+ * to a digest once, discover signatures and attestations in both schemes (referrers first, the
+ * legacy `.sig`/`.att` tag only when no referrer verified), and check each candidate. At least one
+ * passing candidate verifies the image; every rejected one keeps its reason so the refusal can be
+ * explained.
  */
-import { listAttachments } from '../attach/discovery.ts';
+import { type AttachmentList, listAttachments } from '../attach/discovery.ts';
+import type { TagKind } from '../attach/tags.ts';
 import type { Digest } from '../oci/digest.ts';
 import { OciError } from '../oci/errors.ts';
 import { parseReference } from '../oci/reference.ts';
@@ -43,18 +45,34 @@ export async function verifyImage(reference: string, o: VerifyImageOptions): Pro
     throw new OciError('MANIFEST_UNKNOWN', `${reference}: no such manifest in ${ref.registry}/${ref.repository}`);
   }
   const digest = root.digest;
-  const list = await listAttachments(registry, ref.repository, digest, o.signal ? { signal: o.signal } : {});
-  const evidence = await evidenceFromAttachments(list, o.signal);
   const verified: CandidateResult[] = [];
   const rejected: CandidateResult[] = [];
-  for (const e of evidence) {
-    if (o.kind !== undefined && e.kind !== o.kind) continue;
-    const r = await checkEvidence(e, o.authority, {
-      digest,
-      ...(o.now ? { now: o.now } : {}),
-      ...(o.offline !== undefined ? { offline: o.offline } : {}),
-    });
-    (r.ok ? verified : rejected).push({ ...r, evidence: e });
+  const signal = o.signal ? { signal: o.signal } : {};
+  const checkAll = async (list: AttachmentList): Promise<void> => {
+    for (const e of await evidenceFromAttachments(list, o.signal)) {
+      if (o.kind !== undefined && e.kind !== o.kind) continue;
+      const r = await checkEvidence(e, o.authority, {
+        digest,
+        ...(o.now ? { now: o.now } : {}),
+        ...(o.offline !== undefined ? { offline: o.offline } : {}),
+      });
+      (r.ok ? verified : rejected).push({ ...r, evidence: e });
+    }
+  };
+  // cosign's order: bundles (referrers) first, the legacy tag only when no bundle verified. One
+  // signature is then HEAD + fallback index + referrer manifest + bundle blob: 4 requests.
+  await checkAll(
+    await listAttachments(registry, ref.repository, digest, { ...signal, tags: [], referrersOrder: 'fewest-requests' }),
+  );
+  if (verified.length === 0) {
+    // `.sbom` never holds a signature or an attestation; `.att` only when attestations are asked for.
+    const tags: TagKind[] =
+      o.kind === 'signature'
+        ? ['signature']
+        : o.kind === 'attestation'
+          ? ['attestation']
+          : ['signature', 'attestation'];
+    await checkAll(await listAttachments(registry, ref.repository, digest, { ...signal, referrers: false, tags }));
   }
   return { reference, repository: `${ref.registry}/${ref.repository}`, digest, verified, rejected };
 }

@@ -142,7 +142,12 @@ export async function verifyWithPolicies(
         list = saved;
       } else {
         const r = registry(host);
-        list = await listAttachments(r, repo, digest, o.signal ? { signal: o.signal } : {});
+        // `.sbom` never holds evidence; `.att` only when some policy requires attestations.
+        list = await listAttachments(r, repo, digest, {
+          ...(o.signal ? { signal: o.signal } : {}),
+          tags: policies.some((p) => p.attestations.length > 0) ? ['signature', 'attestation'] : ['signature'],
+          referrersOrder: 'fewest-requests',
+        });
         if (writer) {
           writer.recordAttachments(digest, `${host}/${repo}`, list);
           const manifests = new Set(list.attachments.map((a) => a.manifest.digest));

@@ -1,6 +1,7 @@
 import type { Argv } from 'yargs';
 import type { Authority, CandidateReason, IdentityMatcher } from '../../verify/authority.ts';
 import type { CandidateResult, VerifyImageResult } from '../../verify/verify-image.ts';
+import type { Method } from '../../oci/registry/transport.ts';
 import type { Command } from '../command.ts';
 import type { Context } from '../context.ts';
 import { ExitCode, UsageError } from '../exit-codes.ts';
@@ -114,9 +115,17 @@ async function runPolicyVerify(ctx: Context, a: VerifyArgs): Promise<number> {
   if (a.verbose && a.evidence === undefined) {
     const { registryFor } = await import('../../oci/registry/client.ts');
     const { parseReference } = await import('../../oci/reference.ts');
+    const { RequestCount } = await import('../../oci/registry/request-count.ts');
     const hosts = new Set(a.images.map((i) => parseReference(i).registry));
-    for (const h of hosts)
-      ctx.out.debug(`registry requests to ${h}: ${registryFor(h, ctx.registry).requests.toString()}`);
+    const total = new RequestCount();
+    for (const h of hosts) {
+      const c = registryFor(h, ctx.registry).requests;
+      ctx.out.debug(`registry requests to ${h}: ${c.toString()}`);
+      total.total += c.total;
+      for (const [m, n] of Object.entries(c.byMethod))
+        total.byMethod[m as Method] = (total.byMethod[m as Method] ?? 0) + n;
+    }
+    ctx.out.debug(`registry requests: ${total.toString()}`);
   }
   ctx.out.result(report, renderReport(report, a.verbose === true));
   return report.exitCode;
@@ -372,6 +381,10 @@ async function runVerify(
         });
       })()
     : [];
+  const { RequestCount } = await import('../../oci/registry/request-count.ts');
+  // Every HTTP attempt this command sends to a registry, for --verbose (as sign prints it).
+  const requests = new RequestCount();
+  const registry = { ...ctx.registry, onRequest: requests.add.bind(requests) };
   const json = ctx.out.format === 'json';
   let failed = false;
   const payloads: unknown[] = [];
@@ -379,7 +392,7 @@ async function runVerify(
   for (const image of a.images) {
     const r = await verifyImage(image, {
       authority,
-      registry: ctx.registry,
+      registry,
       signal: ctx.signal,
       offline: a.offline ?? false,
       kind: attestation ? 'attestation' : 'signature',
@@ -433,6 +446,7 @@ async function runVerify(
       } else payloads.push(cosignPayload(image, c));
     }
   }
+  ctx.out.debug(`registry requests: ${requests.toString()}`);
   if (json) ctx.out.result(decisions.length === 1 ? decisions[0] : decisions, '');
   else if (payloads.length > 0) {
     if (attestation) for (const p of payloads) ctx.io.stdout.write(`${JSON.stringify(p)}\n`);
