@@ -1,0 +1,119 @@
+// Library imports come from dist/ (built by scripts/setup.sh): Node's type stripping cannot run
+// every src/ file. Policy verification benchmark: 200 images with distinct digests (the demo image, each with its
+// own config label, in one repository) signed with a key into the referrers scheme (no tlog),
+// then `sigil verify --policy DIR <200 refs>` in one call: wall time, peak RSS (GNU time's %M)
+// and registry requests (--verbose), once allowed and once denied (a policy naming another key).
+import { spawnSync } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { copyImage } from '../dist/oci/copy.js';
+import { sha256 } from '../dist/oci/digest.js';
+import { registryFor } from '../dist/oci/registry/client.js';
+import { openSource, openTarget } from '../dist/oci/source.js';
+import { keySigner } from '../dist/sign/signers/index.js';
+import { signImage } from '../dist/workflows/sign-image.js';
+import { demoImageLayout } from '../test/harness/images.ts';
+import { startRegistry } from '../test/harness/registry.ts';
+
+const root = new URL('..', import.meta.url).pathname;
+const sigilBin = join(root, 'bin', 'sigil.js');
+const COUNT = Number(process.env.SIGIL_BENCH_IMAGES ?? 200);
+
+const registry = await startRegistry();
+try {
+  const work = await mkdtemp(join(tmpdir(), 'sigil-bench-verify-'));
+  const repo = 'bench/app';
+  await copyImage(
+    await openSource(`oci-dir:${await demoImageLayout()}:demo`),
+    await openTarget(`${registry.host}/${repo}:base`),
+  );
+  const client = registryFor(registry.host);
+  const base = await client.getManifest(repo, 'base');
+  const manifest = JSON.parse(Buffer.from(base.bytes).toString('utf8')) as {
+    config: { digest: string; size: number; mediaType: string };
+  };
+  const configBlob = await client.getManifest(repo, 'base').then(async () => {
+    const chunks: Buffer[] = [];
+    for await (const c of await client.getBlob(repo, manifest.config as never)) chunks.push(c as Buffer);
+    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as { config?: { Labels?: Record<string, string> } };
+  });
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const other = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey;
+  const started = performance.now();
+  const refs: string[] = [];
+  for (let i = 0; i < COUNT; i++) {
+    const config = {
+      ...configBlob,
+      config: { ...configBlob.config, Labels: { ...configBlob.config?.Labels, 'sigil.bench': String(i) } },
+    };
+    const bytes = Buffer.from(JSON.stringify(config));
+    const desc = { mediaType: manifest.config.mediaType, digest: sha256(bytes), size: bytes.length };
+    await client.pushBlob(repo, desc, async () => Readable.from([bytes]));
+    const m = Buffer.from(JSON.stringify({ ...manifest, config: desc }));
+    await client.putManifest(repo, `img-${i}`, m, base.descriptor.mediaType);
+    const ref = `${registry.host}/${repo}:img-${i}`;
+    await signImage(ref, { signer: keySigner(privateKey), attach: 'referrers', witnesses: [] });
+    refs.push(ref);
+  }
+  console.log(
+    `pushed and signed ${COUNT} images (distinct digests) in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+  );
+
+  const policy = async (name: string, pem: string): Promise<string> => {
+    const dir = join(work, name);
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, 'key.pub'), pem);
+    const yaml = [
+      'apiVersion: sigil.dev/v1',
+      'kind: Policy',
+      'metadata:',
+      `  name: bench-${name}`,
+      'spec:',
+      '  images:',
+      `    - glob: "${registry.host}/bench/**"`,
+      '  authorities:',
+      '    - name: ci',
+      '      key:',
+      '        path: key.pub',
+      '      tlog: ignore',
+      '',
+    ].join('\n');
+    await writeFile(join(dir, 'policy.yaml'), yaml);
+    return dir;
+  };
+  const pem = (k: typeof publicKey) => k.export({ type: 'spki', format: 'pem' }).toString();
+  const rows: string[][] = [];
+  for (const [label, dir, want] of [
+    ['allowed', await policy('allow', pem(publicKey)), 0],
+    ['denied', await policy('deny', pem(other)), 1],
+  ] as const) {
+    const r = spawnSync(
+      '/usr/bin/time',
+      ['-f', 'SIGIL_TIME %e %M', process.execPath, sigilBin, 'verify', '--verbose', '--policy', dir, ...refs],
+      {
+        encoding: 'utf8',
+        maxBuffer: 64 * 1024 * 1024,
+      },
+    );
+    const t = /SIGIL_TIME ([\d.]+) (\d+)/.exec(r.stderr);
+    const req = /^registry requests: (.+)$/m.exec(r.stderr);
+    if (r.status !== want || !t)
+      throw new Error(`${label}: exit ${r.status}, wanted ${want}: ${r.stderr.slice(-2000)}`);
+    rows.push([
+      label,
+      String(COUNT),
+      `${t[1]} s`,
+      `${(Number(t[2]) / 1024).toFixed(0)} MB`,
+      req?.[1] ?? '?',
+      String(r.status),
+    ]);
+  }
+  const head = ['run', 'images', 'wall', 'peak RSS', 'registry requests', 'exit'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  for (const row of [head, ...rows]) console.log(row.map((c, i) => c.padEnd(widths[i]!)).join('  '));
+} finally {
+  await registry.stop();
+}
