@@ -3,7 +3,7 @@
 // own config label, in one repository) signed with a key into the referrers scheme (no tlog),
 // then `sigil verify --policy DIR <200 refs>` in one call: wall time, peak RSS (GNU time's %M)
 // and registry requests (--verbose), once allowed and once denied (a policy naming another key).
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -90,14 +90,25 @@ try {
     ['allowed', await policy('allow', pem(publicKey)), 0],
     ['denied', await policy('deny', pem(other)), 1],
   ] as const) {
-    const r = spawnSync(
-      '/usr/bin/time',
-      ['-f', 'SIGIL_TIME %e %M', process.execPath, sigilBin, 'verify', '--verbose', '--policy', dir, ...refs],
-      {
-        encoding: 'utf8',
-        maxBuffer: 64 * 1024 * 1024,
-      },
-    );
+    // Async, not spawnSync: the test registry logs through a pipe this process must keep draining.
+    const r = await new Promise<{ status: number | null; stderr: string }>((resolve, reject) => {
+      const args = [
+        '-f',
+        'SIGIL_TIME %e %M',
+        process.execPath,
+        sigilBin,
+        'verify',
+        '--verbose',
+        '--policy',
+        dir,
+        ...refs,
+      ];
+      const child = spawn('/usr/bin/time', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
+      child.on('error', reject);
+      child.on('close', (status) => resolve({ status, stderr }));
+    });
     const t = /SIGIL_TIME ([\d.]+) (\d+)/.exec(r.stderr);
     const req = /^registry requests: (.+)$/m.exec(r.stderr);
     if (r.status !== want || !t)
