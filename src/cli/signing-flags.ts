@@ -120,3 +120,39 @@ async function loadSigningModules() {
   ]);
   return { signers, keys, identity };
 }
+
+/** `--predicate FILE --type T` as cosign's attest and attest-blob take them. */
+export function predicateFlags<T>(y: Argv<T>) {
+  return y
+    .option('predicate', { type: 'string', demandOption: true, describe: 'file holding the predicate' })
+    .option('type', {
+      type: 'string',
+      default: 'custom',
+      describe:
+        'custom, spdx, spdxjson, cyclonedx, slsaprovenance, slsaprovenance02, slsaprovenance1, link, vuln, openvex, or a predicate type URI',
+    });
+}
+
+/**
+ * The predicate type for `--type` and the predicate from the file's bytes: cosign's `custom`
+ * wrapper for `custom`, else a JSON object (a usage error naming the file otherwise).
+ */
+export async function readPredicate(
+  type: string,
+  bytes: Uint8Array,
+  file: string,
+): Promise<{ predicateType: string; predicate: unknown }> {
+  const { customPredicate, predicateTypeFor } = await import('../sign/payloads/in-toto.ts');
+  const predicateType = predicateTypeFor(type);
+  if (type === 'custom') return { predicateType, predicate: customPredicate(bytes, new Date()) };
+  let predicate: unknown;
+  try {
+    predicate = JSON.parse(Buffer.from(bytes).toString('utf8'));
+  } catch (e) {
+    throw new UsageError(`--predicate ${file}: not JSON (${(e as Error).message})`);
+  }
+  if (typeof predicate !== 'object' || predicate === null || Array.isArray(predicate)) {
+    throw new UsageError(`--predicate ${file}: a ${type} predicate must be a JSON object`);
+  }
+  return { predicateType, predicate };
+}

@@ -11,7 +11,7 @@ import type { SignedBlob } from '../../workflows/sign-blob.ts';
 import type { Command } from '../command.ts';
 import type { Context } from '../context.ts';
 import { ExitCode, UsageError } from '../exit-codes.ts';
-import { resolveSigning, type SigningArgs, signingFlags } from '../signing-flags.ts';
+import { predicateFlags, readPredicate, resolveSigning, type SigningArgs, signingFlags } from '../signing-flags.ts';
 
 interface BlobArgs extends SigningArgs {
   file: string;
@@ -125,36 +125,15 @@ export const attestBlobCommand: Command = {
       'attest-blob <file>',
       'Sign an in-toto attestation about a file (subject: its name and sha256) into a Sigstore bundle',
       (c) =>
-        blobFlags(c)
-          .option('predicate', { type: 'string', demandOption: true, describe: 'file holding the predicate' })
-          .option('type', {
-            type: 'string',
-            default: 'custom',
-            describe:
-              'custom, spdx, spdxjson, cyclonedx, slsaprovenance, slsaprovenance02, slsaprovenance1, link, vuln, openvex, or a predicate type URI',
-          })
-          .example(
-            '$0 attest-blob --key cosign.key --type slsaprovenance1 --predicate prov.json --bundle app.att.json app.tar.gz',
-            '',
-          ),
+        predicateFlags(blobFlags(c)).example(
+          '$0 attest-blob --key cosign.key --type slsaprovenance1 --predicate prov.json --bundle app.att.json app.tar.gz',
+          '',
+        ),
       (argv) =>
         run<AttestBlobArgs>(argv, async (ctx, a) => {
           checkArgs(a);
-          const { customPredicate, predicateTypeFor } = await import('../../sign/payloads/in-toto.ts');
-          const predicateType = predicateTypeFor(a.type);
           const bytes = await readInput(ctx, a.predicate, '--predicate ');
-          let predicate: unknown;
-          if (a.type === 'custom') predicate = customPredicate(bytes, new Date());
-          else {
-            try {
-              predicate = JSON.parse(bytes.toString('utf8'));
-            } catch (e) {
-              throw new UsageError(`--predicate ${a.predicate}: not JSON (${(e as Error).message})`);
-            }
-            if (typeof predicate !== 'object' || predicate === null || Array.isArray(predicate)) {
-              throw new UsageError(`--predicate ${a.predicate}: a ${a.type} predicate must be a JSON object`);
-            }
-          }
+          const { predicateType, predicate } = await readPredicate(a.type, bytes, a.predicate);
           const blob = await readInput(ctx, a.file, '');
           const signing = await resolveSigning(ctx, a);
           const { attestBlob } = await import('../../workflows/sign-blob.ts');

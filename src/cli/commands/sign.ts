@@ -3,7 +3,7 @@ import type { SignImageResult, WrittenSignature } from '../../workflows/sign-ima
 import type { Command } from '../command.ts';
 import type { Context } from '../context.ts';
 import { ExitCode, UsageError } from '../exit-codes.ts';
-import { resolveSigning, type SigningArgs, signingFlags } from '../signing-flags.ts';
+import { predicateFlags, readPredicate, resolveSigning, type SigningArgs, signingFlags } from '../signing-flags.ts';
 
 interface SignArgs extends SigningArgs {
   images: string[];
@@ -102,35 +102,15 @@ export const attestCommand: Command = {
       'attest <image>',
       'Sign an in-toto attestation (SBOM, provenance, …) about an image and attach it',
       (c) =>
-        signingFlags(c)
+        predicateFlags(signingFlags(c))
           .positional('image', { type: 'string', demandOption: true, describe: 'image reference' })
-          .option('predicate', { type: 'string', demandOption: true, describe: 'file holding the predicate' })
-          .option('type', {
-            type: 'string',
-            default: 'custom',
-            describe:
-              'custom, spdx, spdxjson, cyclonedx, slsaprovenance, slsaprovenance02, slsaprovenance1, link, vuln, openvex, or a predicate type URI',
-          })
           .example('$0 attest --key cosign.key --type cyclonedx --predicate app.cdx.json registry.example/app:1.0', ''),
       (argv) =>
         run<AttestArgs>(argv, async (ctx, a) => {
-          const { customPredicate, predicateTypeFor } = await import('../../sign/payloads/in-toto.ts');
-          const predicateType = predicateTypeFor(a.type);
           const bytes = await readFile(a.predicate).catch((e: NodeJS.ErrnoException) => {
             throw new UsageError(`--predicate ${a.predicate}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
           });
-          let predicate: unknown;
-          if (a.type === 'custom') predicate = customPredicate(bytes, new Date());
-          else {
-            try {
-              predicate = JSON.parse(bytes.toString('utf8'));
-            } catch (e) {
-              throw new UsageError(`--predicate ${a.predicate}: not JSON (${(e as Error).message})`);
-            }
-            if (typeof predicate !== 'object' || predicate === null || Array.isArray(predicate)) {
-              throw new UsageError(`--predicate ${a.predicate}: a ${a.type} predicate must be a JSON object`);
-            }
-          }
+          const { predicateType, predicate } = await readPredicate(a.type, bytes, a.predicate);
           const signing = await resolveSigning(ctx, a);
           const { attestImage } = await import('../../workflows/sign-image.ts');
           const result = await attestImage(a.image, {
