@@ -2,7 +2,7 @@ import { KeyObject } from 'node:crypto';
 import { SignError } from '../errors.ts';
 import { type RawSignatureOptions, signBytes, verifyBytes } from '../raw-signature.ts';
 import { decodeBase64, encodeBase64 } from './base64.ts';
-import { GO_JSON_TEXT, goJsonBytes, goStruct, isJsonObject } from './go-json.ts';
+import { goJsonBytes, goStruct, isJsonObject, parseGoJsonObject } from './go-json.ts';
 import { IN_TOTO_PAYLOAD_TYPE } from './in-toto.ts';
 
 /** Media type of a legacy `.att` layer: the blob is a DSSE envelope. */
@@ -70,14 +70,7 @@ export function dsseEnvelope(envelope: Envelope): Uint8Array {
 export function parseEnvelope(input: Uint8Array | Record<string, unknown>): Envelope {
   const fail = (why: string, cause?: unknown): SignError =>
     new SignError('ENVELOPE_INVALID', `DSSE envelope: ${why}`, cause === undefined ? undefined : { cause });
-  let doc: unknown = input;
-  if (input instanceof Uint8Array) {
-    try {
-      doc = JSON.parse(GO_JSON_TEXT.decode(input));
-    } catch (err) {
-      throw fail('not JSON', err);
-    }
-  }
+  const doc = input instanceof Uint8Array ? parseGoJsonObject(input, fail) : input;
   if (!isJsonObject(doc)) throw fail('expected a JSON object');
   const { payloadType, payload, signatures } = doc;
   if (typeof payloadType !== 'string') throw fail('payloadType is missing');

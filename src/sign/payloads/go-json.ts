@@ -145,3 +145,21 @@ export function isJsonObject(v: unknown): v is Record<string, unknown> {
  * mark is kept so that JSON.parse rejects it as Go does.
  */
 export const GO_JSON_TEXT = new TextDecoder('utf-8', { ignoreBOM: true });
+
+/**
+ * A JSON object decoded as Go's encoding/json reads one (GO_JSON_TEXT), or `fail`'s error:
+ * "not JSON" with the parser's error as cause, or "expected a JSON object".
+ */
+export function parseGoJsonObject(
+  bytes: Uint8Array,
+  fail: (why: string, cause?: unknown) => Error,
+): Record<string, unknown> {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(GO_JSON_TEXT.decode(bytes));
+  } catch (err) {
+    throw fail('not JSON', err);
+  }
+  if (!isJsonObject(doc)) throw fail('expected a JSON object');
+  return doc;
+}

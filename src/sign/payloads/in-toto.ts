@@ -1,6 +1,6 @@
 import { type Digest, digestAlgorithm, digestHex, isDigest } from '../../oci/digest.ts';
 import { SignError } from '../errors.ts';
-import { GO_JSON_TEXT, goJsonBytes, goStruct, isJsonObject } from './go-json.ts';
+import { goJsonBytes, goStruct, isJsonObject, parseGoJsonObject } from './go-json.ts';
 
 /** DSSE payloadType of an in-toto statement; cosign rejects envelopes with any other. */
 export const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
@@ -172,13 +172,7 @@ export function customPredicate(data: string | Uint8Array, time: Date): unknown 
 export function parseStatement(bytes: Uint8Array): Statement {
   const fail = (why: string, cause?: unknown): SignError =>
     new SignError('PAYLOAD_INVALID', `in-toto statement: ${why}`, cause === undefined ? undefined : { cause });
-  let doc: unknown;
-  try {
-    doc = JSON.parse(GO_JSON_TEXT.decode(bytes));
-  } catch (err) {
-    throw fail('not JSON', err);
-  }
-  if (!isJsonObject(doc)) throw fail('expected a JSON object');
+  const doc = parseGoJsonObject(bytes, fail);
   const type = doc['_type'];
   if (type !== STATEMENT_V01 && type !== STATEMENT_V1) {
     throw fail(`_type is ${JSON.stringify(type)}, expected ${STATEMENT_V01} or ${STATEMENT_V1}`);

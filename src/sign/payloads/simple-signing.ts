@@ -1,7 +1,7 @@
 import { type Digest, isDigest } from '../../oci/digest.ts';
 import { DOCKER_HUB, type Reference, parseReference } from '../../oci/reference.ts';
 import { SignError } from '../errors.ts';
-import { GO_JSON_TEXT, goField, goJsonBytes, goStruct, isJsonObject } from './go-json.ts';
+import { goField, goJsonBytes, goStruct, isJsonObject, parseGoJsonObject } from './go-json.ts';
 
 /** `critical.type` of every cosign signature payload; readers reject any other value. */
 export const SIMPLE_SIGNING_TYPE = 'cosign container image signature';
@@ -60,13 +60,7 @@ export function simpleSigningPayload(input: SimpleSigningInput): Uint8Array {
 export function parseSimpleSigningPayload(bytes: Uint8Array): SimpleSigningPayload {
   const fail = (why: string, cause?: unknown): SignError =>
     new SignError('PAYLOAD_INVALID', `simple-signing payload: ${why}`, cause === undefined ? undefined : { cause });
-  let doc: unknown;
-  try {
-    doc = JSON.parse(GO_JSON_TEXT.decode(bytes));
-  } catch (err) {
-    throw fail('not JSON', err);
-  }
-  if (!isJsonObject(doc)) throw fail('expected a JSON object');
+  const doc = parseGoJsonObject(bytes, fail);
   const critical = objectField(doc, 'critical', fail);
   const type = stringField(critical, 'type', fail);
   if (type !== SIMPLE_SIGNING_TYPE) throw fail(`critical.type is "${type}", expected "${SIMPLE_SIGNING_TYPE}"`);
