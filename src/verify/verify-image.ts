@@ -8,9 +8,8 @@
 import { type AttachmentList, listAttachments } from '../attach/discovery.ts';
 import type { TagKind } from '../attach/tags.ts';
 import type { Digest } from '../oci/digest.ts';
-import { OciError } from '../oci/errors.ts';
-import { parseReference } from '../oci/reference.ts';
-import { registryFor, type RegistryOptions } from '../oci/registry/client.ts';
+import type { RegistryOptions } from '../oci/registry/client.ts';
+import { resolveReference } from '../oci/registry/resolve.ts';
 import type { Authority, CheckResult } from './authority.ts';
 import { checkEvidence } from './check.ts';
 import type { Evidence, EvidenceKind } from './evidence/evidence.ts';
@@ -38,12 +37,7 @@ export interface VerifyImageResult {
 }
 
 export async function verifyImage(reference: string, o: VerifyImageOptions): Promise<VerifyImageResult> {
-  const ref = parseReference(reference);
-  const registry = registryFor(ref.registry, o.registry);
-  const root = await registry.headManifest(ref.repository, ref.digest ?? ref.tag ?? 'latest', o.signal);
-  if (root === undefined) {
-    throw new OciError('MANIFEST_UNKNOWN', `${reference}: no such manifest in ${ref.registry}/${ref.repository}`);
-  }
+  const { ref, registry, descriptor: root } = await resolveReference(reference, o.registry, o.signal);
   const digest = root.digest;
   const verified: CandidateResult[] = [];
   const rejected: CandidateResult[] = [];

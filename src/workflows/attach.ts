@@ -22,10 +22,10 @@ import { buildSignatureImage, type TagLayerInput } from '../attach/signature-ima
 import { appendToTagImage, readTagImage } from '../attach/tag-image.ts';
 import { attachmentTag } from '../attach/tags.ts';
 import type { Digest } from '../oci/digest.ts';
-import { OciError } from '../oci/errors.ts';
 import type { Descriptor } from '../oci/manifest.ts';
-import { parseReference, type Reference } from '../oci/reference.ts';
-import { type Registry, registryFor, type RegistryOptions } from '../oci/registry/client.ts';
+import { referrersTag } from '../oci/registry/referrers.ts';
+import { type ResolvedReference, resolveReference } from '../oci/registry/resolve.ts';
+import type { RegistryOptions } from '../oci/registry/client.ts';
 import { decodeBase64 } from '../sign/payloads/base64.ts';
 import { dsseEnvelope, parseEnvelope } from '../sign/payloads/dsse.ts';
 import { IN_TOTO_PAYLOAD_TYPE, parseStatement } from '../sign/payloads/in-toto.ts';
@@ -97,20 +97,10 @@ export interface AttachResult {
   attached: Attached[];
 }
 
-interface Subject {
-  ref: Reference;
-  registry: Registry;
-  descriptor: Descriptor;
-}
+type Subject = ResolvedReference;
 
 async function resolveSubject(reference: string, o: AttachOptions): Promise<Subject> {
-  const ref = parseReference(reference);
-  const registry = registryFor(ref.registry, o.registry);
-  const descriptor = await registry.headManifest(ref.repository, ref.digest ?? ref.tag ?? 'latest', o.signal);
-  if (descriptor === undefined) {
-    throw new OciError('MANIFEST_UNKNOWN', `${reference}: no such manifest in ${ref.registry}/${ref.repository}`);
-  }
-  return { ref, registry, descriptor };
+  return resolveReference(reference, o.registry, o.signal);
 }
 
 function result(reference: string, s: Subject, attached: Attached[]): AttachResult {
@@ -136,7 +126,7 @@ async function pushTo(
     bundle: false,
     via: pushed.via === 'api' ? 'api' : 'fallback-tag',
     manifest: pushed.manifest.digest,
-    ...(pushed.via === 'tag' ? { tag: s.descriptor.digest.replace(':', '-') } : {}),
+    ...(pushed.via === 'tag' ? { tag: referrersTag(s.descriptor.digest) } : {}),
     written: true,
     ...extra,
   };

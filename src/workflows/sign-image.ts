@@ -14,9 +14,10 @@ import { attestationTag, signatureTag } from '../attach/tags.ts';
 import type { Digest } from '../oci/digest.ts';
 import type { Descriptor } from '../oci/manifest.ts';
 import { isIndexMediaType } from '../oci/media-types.ts';
-import { OciError } from '../oci/errors.ts';
-import { parseReference, type Reference } from '../oci/reference.ts';
-import { type Registry, registryFor, type RegistryOptions } from '../oci/registry/client.ts';
+import type { Reference } from '../oci/reference.ts';
+import { referrersTag } from '../oci/registry/referrers.ts';
+import { resolveReference } from '../oci/registry/resolve.ts';
+import type { Registry, RegistryOptions } from '../oci/registry/client.ts';
 import { signingBundle } from '../sign/bundle-builder.ts';
 import { SignError } from '../sign/errors.ts';
 import { decodeBase64 } from '../sign/payloads/base64.ts';
@@ -93,13 +94,7 @@ interface Target {
 }
 
 async function resolveTargets(reference: string, o: SigningOptions): Promise<Target> {
-  const ref = parseReference(reference);
-  const registry = registryFor(ref.registry, o.registry);
-  const target = ref.digest ?? ref.tag ?? 'latest';
-  const root = await registry.headManifest(ref.repository, target, o.signal);
-  if (root === undefined) {
-    throw new OciError('MANIFEST_UNKNOWN', `${reference}: no such manifest in ${ref.registry}/${ref.repository}`);
-  }
+  const { ref, registry, descriptor: root } = await resolveReference(reference, o.registry, o.signal);
   const subjects = [root];
   if (o.recursive && isIndexMediaType(root.mediaType)) {
     const index = await registry.getManifest(ref.repository, root.digest, o.signal);
@@ -153,7 +148,7 @@ async function storeBundle(
     scheme: 'referrers',
     via: pushed.via === 'api' ? 'api' : 'fallback-tag',
     manifest: pushed.manifest.digest,
-    ...(pushed.via === 'tag' ? { tag: subject.digest.replace(':', '-') } : {}),
+    ...(pushed.via === 'tag' ? { tag: referrersTag(subject.digest) } : {}),
     written: true,
     ...(tlog ? { tlog } : {}),
   };

@@ -22,16 +22,12 @@ export interface ResolvedImage {
  * index, the matching child manifest (never a BuildKit attestation manifest) becomes the subject.
  */
 export async function resolveImage(ctx: Context, image: string, platform?: Platform): Promise<ResolvedImage> {
-  const [{ parseReference }, { registryFor }, { OciError }, { dockerReferenceOf }] = await Promise.all([
-    import('../../oci/reference.ts'),
-    import('../../oci/registry/client.ts'),
+  const [{ resolveReference }, { OciError }, { dockerReferenceOf }] = await Promise.all([
+    import('../../oci/registry/resolve.ts'),
     import('../../oci/errors.ts'),
     import('../../sign/payloads/simple-signing.ts'),
   ]);
-  const ref = parseReference(image);
-  const registry = registryFor(ref.registry, ctx.registry);
-  const root = await registry.headManifest(ref.repository, ref.digest ?? ref.tag ?? 'latest', ctx.signal);
-  if (!root) throw new OciError('MANIFEST_UNKNOWN', `${image}: no such manifest in ${ref.registry}/${ref.repository}`);
+  const { ref, registry, descriptor: root } = await resolveReference(image, ctx.registry, ctx.signal);
   let subject = root;
   if (platform) {
     const [{ isIndexMediaType }, { parseManifest }, { platformMatches, formatPlatform }] = await Promise.all([
