@@ -42,3 +42,4 @@ case "$node_version" in
 esac
 echo "setup: Node ${node_version} from node_modules/.bin/node, npm $(npm --version 2>/dev/null)" >&2
 node_modules/.bin/tsc -p tsconfig.build.json
+node_modules/.bin/node scripts/build-id.mjs

@@ -148,9 +148,12 @@ export interface PushReferrerResult {
  * API support is learned from the manifest PUT itself: a registry that processed the subject
  * answers with `OCI-Subject: <subject digest>`, and without that header the client must
  * maintain the fallback tag (distribution spec v1.1, "Pushing Manifests with Subject"). That
- * saves the `GET /referrers` probe go-containerregistry makes. The empty config is checked with
- * a HEAD (it is usually there); the layers are new content (a fresh signature), uploaded
- * without one.
+ * saves the `GET /referrers` probe go-containerregistry makes. The empty `{}` config is not
+ * uploaded or even checked up front: after the first referrer of a repository it is there, and
+ * a registry that lacks it names it in its `MANIFEST_BLOB_UNKNOWN` answer, after which it is
+ * uploaded and the PUT repeated. That makes the usual signature 7 requests on a registry
+ * without the referrers API (resolve, bundle POST + PUT, manifest PUT, index GET + PUT, the
+ * confirming re-read) and the first one of a repository 10.
  */
 export async function pushReferrer(
   registry: Registry,
@@ -162,17 +165,25 @@ export async function pushReferrer(
   const manifest = buildReferrerManifest(input);
   const pushOptions = signal ? { signal } : {};
   const open = (bytes: Uint8Array) => async () => Readable.from([Buffer.from(bytes)]);
-  let again = false;
+  const blobs = [
+    { desc: manifest.config, bytes: manifest.configBytes },
+    ...input.layers.map((l, i) => ({ desc: manifest.layers[i] as Descriptor, bytes: l.bytes })),
+  ];
   const put = await putAfterBlobs(
-    async () => {
-      await registry.pushBlob(repo, manifest.config, open(manifest.configBytes), pushOptions);
-      for (const [i, l] of input.layers.entries()) {
-        const desc = manifest.layers[i] as Descriptor;
-        // New content the first time; checked with a HEAD when the PUT found a blob missing.
-        if (again) await registry.pushBlob(repo, desc, open(l.bytes), pushOptions);
-        else await registry.pushNewBlob(repo, desc, open(l.bytes), pushOptions);
+    async ({ first, missing }) => {
+      for (const [i, { desc, bytes }] of blobs.entries()) {
+        if (first) {
+          // The shared `{}` config is skipped: any earlier referrer in the repository uploaded it,
+          // and when none did, the PUT names it missing and it is uploaded then. The layers are
+          // new content (a fresh signature): uploaded without a HEAD.
+          if (i === 0 && !input.config) continue;
+          await registry.pushNewBlob(repo, desc, open(bytes), pushOptions);
+        } else if (missing) {
+          if (missing.includes(desc.digest)) await registry.pushNewBlob(repo, desc, open(bytes), pushOptions);
+        } else {
+          await registry.pushBlob(repo, desc, open(bytes), pushOptions);
+        }
       }
-      again = true;
     },
     () => registry.pushManifest(repo, manifest.digest, manifest.manifestBytes, MediaType.OciManifest, signal),
     signal,

@@ -167,13 +167,11 @@ export async function appendToTagImage(
         const image = signatureImageFromDescriptors(layers, { dockerMediaTypes });
         // The config lists every layer's diff ID, so it is usually new content: no HEAD first.
         // The payload blobs are checked again only when the PUT finds one missing.
-        let again = false;
         return putAfterBlobs(
-          async () => {
-            if (again) {
+          async ({ first }) => {
+            if (!first) {
               for (const i of toAdd) await pushLayer(i);
             }
-            again = true;
             await registry.pushNewBlob(
               repo,
               image.config,

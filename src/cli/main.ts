@@ -67,6 +67,8 @@ export async function main(args: string[], io: Io = processIo()): Promise<number
   let failed = false;
 
   const run: Run = async (argv, handler, options) => {
+    // With exitProcess(false) yargs still calls the handler after a failed validation.
+    if (failed) return;
     const global = argv as GlobalArgs;
     let out = new Printer(io, { output: 'text', verbose: global.verbose, quiet: global.quiet });
     try {
@@ -142,15 +144,20 @@ export async function main(args: string[], io: Io = processIo()): Promise<number
     .exitProcess(false)
     // Handlers catch their own errors in `run`, so whatever reaches here is a usage mistake.
     .fail((msg, err) => {
+      // With exitProcess(false) yargs goes on validating after a failure: the first message is the one to act on.
+      if (failed) return;
       failed = true;
       io.stderr.write(`sigil: error: ${msg ?? err?.message}\nRun "sigil --help" for usage.\n`);
     });
 
+  skipHelpCache(parser);
   try {
     await parser.parseAsync(args, {}, (_err, _argv, output) => {
       if (output) io.stdout.write(output.endsWith('\n') ? output : `${output}\n`);
     });
   } catch (e) {
+    // yargs can trip over its own state after a reported usage failure; that failure is the answer.
+    if (failed) return ExitCode.Usage;
     new Printer(io, { output: 'text', verbose: args.includes('-v') || args.includes('--verbose'), quiet: false }).error(
       e,
     );
@@ -160,6 +167,18 @@ export async function main(args: string[], io: Io = processIo()): Promise<number
     process.off('SIGTERM', onSignal);
   }
   return failed ? ExitCode.Usage : exitCode;
+}
+
+/**
+ * yargs renders the whole help text each time a command's handler starts (usage's
+ * `cacheHelpMessage`, kept for a later `showHelp()`): 40-65 ms of string-width on every run,
+ * for a text sigil never shows once a handler runs (its errors are one line). `--help` and
+ * usage errors still render help when asked. Internal API: absent, nothing is changed.
+ */
+function skipHelpCache(parser: Argv<GlobalArgs>): void {
+  type Internals = { getInternalMethods?: () => { getUsageInstance?: () => { cacheHelpMessage?: () => void } } };
+  const usage = (parser as unknown as Internals).getInternalMethods?.().getUsageInstance?.();
+  if (typeof usage?.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => {};
 }
 
 function processIo(): Io {

@@ -35,15 +35,22 @@ export class OciError extends SigilError<OciErrorCode> {
   readonly status?: number;
   /** Errors from the registry's JSON body (`errors[].code`), kept for callers that branch on them. */
   readonly registryCodes?: readonly string[];
+  /** Their `errors[].detail` values, in the same order (a missing blob's digest, say). */
+  readonly registryDetails?: readonly unknown[];
 
   constructor(
     code: OciErrorCode,
     message: string,
-    options?: ErrorOptions & { status?: number; registryCodes?: readonly string[] },
+    options?: ErrorOptions & {
+      status?: number;
+      registryCodes?: readonly string[];
+      registryDetails?: readonly unknown[];
+    },
   ) {
     super(code, message, options);
     this.status = options?.status;
     this.registryCodes = options?.registryCodes;
+    this.registryDetails = options?.registryDetails;
   }
 }
 

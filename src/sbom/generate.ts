@@ -21,14 +21,17 @@ import {
   type LayerProgress,
   squashImage,
 } from '../filesystem/index.ts';
+import { DEFAULT_MAX_FILE_SIZE } from '../filesystem/layer-analysis.ts';
 import type { NamedExtractor } from '../filesystem/content-extractor.ts';
 import type { ContentSource } from '../oci/content.ts';
-import { resolveImage } from '../oci/image.ts';
+import { type Image, resolveImage } from '../oci/image.ts';
 import type { Digest } from '../oci/digest.ts';
 import type { Platform } from '../oci/manifest.ts';
 import { openSource, parseImageLocation, type SourceOptions } from '../oci/source.ts';
 import type { SbomDocument, SbomFileEntry } from './document.ts';
 import { mergePackages } from './merge.ts';
+import { type CatalogResult, directoryResultCache, type ResultCache, resultCacheKey } from './result-cache.ts';
+import { buildId } from '../build-id.ts';
 
 /** Every cataloger sigil runs by default: OS package managers first, then language ecosystems. */
 export const DEFAULT_CATALOGERS: readonly Cataloger[] = [
@@ -68,6 +71,11 @@ export interface GenerateSbomOptions extends SourceOptions {
   onLayer?: (e: LayerProgress) => void;
   /** List the files packages own (path, layer, owners): SPDX's per-file section, syft's --files. */
   files?: boolean;
+  /**
+   * The cache of whole results (see result-cache.ts); `false` for none. Default: `cacheDir`'s
+   * `sboms/` when the layer cache is the default one, none when `cache` is given or `false`.
+   */
+  resultCache?: ResultCache | false;
   /** Version written into the document's tool field. */
   toolVersion?: string;
 }
@@ -125,57 +133,63 @@ export async function generateSbom(
       ...(options.platform ? { platform: options.platform } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
     });
-    const squashed = await squashImage(image, {
-      wants,
-      ...(cache ? { cache, cacheSalt } : {}),
-      ...(options.maxFileSize ? { maxFileSize: options.maxFileSize } : {}),
-      ...(options.concurrency ? { concurrency: options.concurrency } : {}),
-      ...(options.signal ? { signal: options.signal } : {}),
-      ...(options.onLayer ? { onLayer: options.onLayer } : {}),
-      ...(options.files ? { fileDigests: true } : {}),
-      ...(options.verifyDiffIds ? { verifyDiffIds: true } : {}),
-      ...(extractors.length > 0 ? { extractors } : {}),
-    });
-    const warnings = [...squashed.warnings];
-    const distro = detectDistro(squashed.files.filter((f) => osReleaseWants(f.path)));
-    const allPaths = new Set<string>();
-    for (const node of squashed.tree.files()) allPaths.add(node.path);
-    const views: CatalogView[] = [
-      {
-        files: squashed.files,
-        extracts: squashed.extracts,
-        allPaths,
-        resolvePath: (path) => squashed.tree.resolve(path)?.path,
-      },
-    ];
-    if (options.scope === 'all-layers') views.push(...squashed.layers.map(layerView));
-
-    const found: Package[] = [];
-    const inFinal = new Set<string>();
-    for (const [i, view] of views.entries()) {
-      for (const cataloger of catalogers) {
-        const result = await cataloger.catalog({
-          ...view,
-          files: view.files.filter((f) => cataloger.wants(f.path)),
-          extracts: view.extracts.filter((x) => x.extractor === cataloger.name),
-          ...(distro ? { distro } : {}),
-        });
-        warnings.push(...result.warnings.map((w) => `${cataloger.name}: ${w}`));
-        found.push(...result.packages);
-        if (i === 0) for (const p of result.packages) inFinal.add(p.id);
+    const resultCache =
+      options.resultCache === false || options.cache === false
+        ? undefined
+        : (options.resultCache ??
+          (options.cache === undefined
+            ? directoryResultCache(join(options.cacheDir ?? defaultCacheDir(), 'sboms'))
+            : undefined));
+    const resultKey = resultCache
+      ? resultCacheKey([
+          `code ${await buildId()}`,
+          `catalogers ${cacheSalt}`,
+          `scope ${options.scope ?? 'squashed'}`,
+          `files ${options.files === true}`,
+          `maxFileSize ${options.maxFileSize ?? DEFAULT_MAX_FILE_SIZE}`,
+          ...image.layers.map((l) => `layer ${l.diffId} ${l.digest}`),
+        ])
+      : '';
+    let result: CatalogResult | undefined;
+    const warnings: string[] = [];
+    // --verify-diffids asks for every layer to be read, so nothing cached answers it.
+    if (resultCache && !options.verifyDiffIds) {
+      try {
+        result = await resultCache.get(resultKey);
+      } catch (e) {
+        warnings.push(`result cache: ${(e as Error).message}; cataloging the layers instead`);
+      }
+      if (result) {
+        // The layers were not read: report each as a cached one, as the layer cache would.
+        for (const [index, l] of image.layers.entries()) {
+          options.onLayer?.({
+            diffId: l.diffId,
+            index,
+            total: image.layers.length,
+            bytes: l.size,
+            done: true,
+            cached: true,
+          });
+        }
       }
     }
-    const merged = mergePackages(found);
-    const attributed = merged.attributed;
-    const packages =
-      options.scope === 'all-layers'
-        ? merged.packages.map((p) =>
-            withLayerSpan(
-              p,
-              image.layers.map((l) => l.diffId),
-            ),
-          )
-        : merged.packages;
+    if (!result) {
+      const { cache: _layerCacheOption, ...rest } = options;
+      result = await catalogImage(image, catalogers, {
+        ...rest,
+        wants,
+        extractors,
+        cacheSalt,
+        ...(cache ? { cache } : {}),
+      });
+      if (resultCache) {
+        await resultCache.put(resultKey, result).catch((e: unknown) => {
+          warnings.push(`result cache: storing: ${(e as Error).message}`);
+        });
+      }
+    }
+    warnings.push(...result.warnings);
+    const packages = result.packages;
     const counts: Record<string, number> = {};
     for (const p of packages) counts[p.type] = (counts[p.type] ?? 0) + 1;
 
@@ -203,18 +217,18 @@ export async function generateSbom(
         },
         layers: image.layers.map((l) => ({ digest: l.digest, diffId: l.diffId, mediaType: l.mediaType, size: l.size })),
       },
-      ...(distro ? { distro } : {}),
+      ...(result.distro ? { distro: result.distro } : {}),
       packages,
-      ...(options.files ? { files: ownedFiles(packages, squashed.tree) } : {}),
+      ...(result.files ? { files: result.files } : {}),
       tool: { name: 'sigil', version: options.toolVersion ?? '0.0.0' },
     };
     return {
       document,
       warnings,
-      attributed,
+      attributed: result.attributed,
       stats: {
         layers: image.layers.length,
-        files: squashed.tree.size,
+        files: result.fileCount,
         packages: counts,
         seconds: (performance.now() - started) / 1000,
       },
@@ -222,6 +236,81 @@ export async function generateSbom(
   } finally {
     if (typeof source === 'string') await src.close();
   }
+}
+
+interface CatalogImageOptions extends Omit<GenerateSbomOptions, 'cache'> {
+  wants: (path: string) => boolean;
+  extractors: NamedExtractor[];
+  cacheSalt: string;
+  cache?: LayerCache;
+}
+
+/**
+ * Walk every layer once (in parallel, cached per layer), squash with whiteouts, detect the
+ * distro, run the catalogers on the files they asked for, and merge what several catalogers
+ * or places report as one.
+ */
+async function catalogImage(
+  image: Image,
+  catalogers: readonly Cataloger[],
+  options: CatalogImageOptions,
+): Promise<CatalogResult> {
+  const squashed = await squashImage(image, {
+    wants: options.wants,
+    ...(options.cache ? { cache: options.cache, cacheSalt: options.cacheSalt } : {}),
+    ...(options.maxFileSize ? { maxFileSize: options.maxFileSize } : {}),
+    ...(options.concurrency ? { concurrency: options.concurrency } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.onLayer ? { onLayer: options.onLayer } : {}),
+    ...(options.files ? { fileDigests: true } : {}),
+    ...(options.verifyDiffIds ? { verifyDiffIds: true } : {}),
+    ...(options.extractors.length > 0 ? { extractors: options.extractors } : {}),
+  });
+  const warnings = [...squashed.warnings];
+  const distro = detectDistro(squashed.files.filter((f) => osReleaseWants(f.path)));
+  const allPaths = new Set<string>();
+  for (const node of squashed.tree.files()) allPaths.add(node.path);
+  const views: CatalogView[] = [
+    {
+      files: squashed.files,
+      extracts: squashed.extracts,
+      allPaths,
+      resolvePath: (path) => squashed.tree.resolve(path)?.path,
+    },
+  ];
+  if (options.scope === 'all-layers') views.push(...squashed.layers.map(layerView));
+
+  const found: Package[] = [];
+  for (const view of views) {
+    for (const cataloger of catalogers) {
+      const result = await cataloger.catalog({
+        ...view,
+        files: view.files.filter((f) => cataloger.wants(f.path)),
+        extracts: view.extracts.filter((x) => x.extractor === cataloger.name),
+        ...(distro ? { distro } : {}),
+      });
+      warnings.push(...result.warnings.map((w) => `${cataloger.name}: ${w}`));
+      found.push(...result.packages);
+    }
+  }
+  const merged = mergePackages(found);
+  const packages =
+    options.scope === 'all-layers'
+      ? merged.packages.map((p) =>
+          withLayerSpan(
+            p,
+            image.layers.map((l) => l.diffId),
+          ),
+        )
+      : merged.packages;
+  return {
+    ...(distro ? { distro } : {}),
+    packages,
+    ...(options.files ? { files: ownedFiles(packages, squashed.tree) } : {}),
+    warnings,
+    attributed: merged.attributed,
+    fileCount: squashed.tree.size,
+  };
 }
 
 /** The files of the final filesystem that packages declare as theirs, with the layer each came from. */

@@ -23,6 +23,17 @@ describe('sigil CLI basics', () => {
     expect(r.stderr).toMatch(/sigil: error: /);
   });
 
+  it('a missing argument is reported once and runs nothing (exit 2)', async () => {
+    for (const args of [['sbom', '-v'], ['sign'], ['verify']]) {
+      const r = await runSigil(args);
+      expect(r.code, args.join(' ')).toBe(2);
+      // One message and the hint: the handler did not run on undefined arguments.
+      expect(r.stderr.trim().split('\n'), r.stderr).toHaveLength(2);
+      expect(r.stderr).toMatch(/^sigil: error: Not enough non-option arguments/);
+      expect(r.stderr).not.toMatch(/TypeError|Cannot read/);
+    }
+  });
+
   it('a bad reference is one clear line naming the bad part, exit 2, no stack', async () => {
     const r = await runSigil(['digest', 'Foo/Bar:1']);
     expect(r.code).toBe(2);

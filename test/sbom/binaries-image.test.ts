@@ -56,6 +56,7 @@ describe('sbom: binaries through the layer walk', () => {
     let reads = 0;
     const warm = await generateSbom(`oci-dir:${built.dir}`, {
       cacheDir,
+      resultCache: false,
       onLayer: (e) => {
         if (!e.cached) reads++;
       },

@@ -122,7 +122,11 @@ export async function responseError(r: FailedResponse): Promise<OciError> {
   const where = `${r.context ? `${r.context}: ` : ''}${r.method} ${redactUrl(r.url)}`;
   const status = `${r.status} ${statusText(r.status)}`.trim();
   const message = `${where}: ${status}${r.hint ? `; ${r.hint}` : ''}${said ? ` (registry said: ${said})` : ''}`;
-  return new OciError(statusCode(r.status, registryCodes), message, { status: r.status, registryCodes });
+  return new OciError(statusCode(r.status, registryCodes), message, {
+    status: r.status,
+    registryCodes,
+    registryDetails: entries.map((e) => e.detail),
+  });
 }
 
 function parseErrors(raw: Buffer): RegistryErrorEntry[] {

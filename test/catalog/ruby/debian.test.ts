@@ -103,12 +103,17 @@ describe('Debian 12 ruby gems', () => {
       '/usr/lib/ruby/gems/3.1.0/gems/rake-13.0.6/exe/rake',
       '/usr/share/rubygems-integration/all/gems/rake-13.0.6/exe/rake',
     ]);
-    const rexml = result.packages.find((p) => p.id === 'gem:rexml@3.3.9')!;
+    // Which rexml libruby3.1 bundles follows Debian's security updates (3.3.9 in 3.1.2-8.x,
+    // 3.2.5 again in 3.1.7+really3.1.2): the version is read from the file name.
+    const spec = specs.find((f) => /\/3\.1\.0\/specifications\/rexml-[^/]+\.gemspec$/.test(f.path))!;
+    const rexmlVersion = /rexml-([^/]+)\.gemspec$/.exec(spec.path)![1]!;
+    const rexml = result.packages.find((p) => p.id === `gem:rexml@${rexmlVersion}`)!;
     // The truth: every quoted string on the `s.files` line, joined to the gem directory.
-    const spec = specs.find((f) => f.path.endsWith('/3.1.0/specifications/rexml-3.3.9.gemspec'))!;
     const line = /^\s*s\.files = (.*)$/m.exec(Buffer.from(spec.bytes).toString('utf8'))![1]!;
-    const listed = [...line.matchAll(/"([^"]*)"/g)].map((m) => `/usr/lib/ruby/gems/3.1.0/gems/rexml-3.3.9/${m[1]!}`);
-    expect(listed).toHaveLength(16);
+    const listed = [...line.matchAll(/"([^"]*)"/g)].map(
+      (m) => `/usr/lib/ruby/gems/3.1.0/gems/rexml-${rexmlVersion}/${m[1]!}`,
+    );
+    expect(listed.length).toBeGreaterThan(10);
     expect(listed.every((f) => allPaths.has(f))).toBe(true);
     expect(rexml.files).toEqual(listed.sort());
     // Default gems keep their code in rubylibdir, not gems/: of irb's 47 listed files only the
@@ -126,10 +131,14 @@ describe('Debian 12 ruby gems', () => {
     // BSDL is Ruby's 2-clause BSD file, PSFL the Python licence.
     expect(byKey.get('test-unit@3.5.7')!.license).toBe('Ruby OR BSD-2-Clause OR PSF-2.0');
     // bundler's authors are written with \u escapes.
-    expect(byKey.get('bundler@2.3.27')!.supplier).toContain('André Arko');
+    const bundler = result.packages.filter((p) => p.name === 'bundler');
+    expect(bundler).toHaveLength(1);
+    expect(bundler[0]!.supplier).toContain('André Arko');
     // irb needs reline (a default gem); test-unit needs power_assert (>= 0: the newest installed),
     // and its development dependencies (rake, bundler) are not runtime edges.
-    expect(byKey.get('irb@1.4.1')!.dependsOn).toEqual(['gem:reline@0.3.1']);
+    const reline = result.packages.filter((p) => p.name === 'reline');
+    expect(reline).toHaveLength(1);
+    expect(byKey.get('irb@1.4.1')!.dependsOn).toEqual([reline[0]!.id]);
     expect(byKey.get('test-unit@3.5.7')!.dependsOn).toEqual(['gem:power_assert@2.0.3']);
     expect(byKey.get('test-unit@3.5.3')!.dependsOn).toEqual(['gem:power_assert@2.0.3']);
     // Every edge points at a package that exists.
