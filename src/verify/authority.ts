@@ -5,6 +5,7 @@
  */
 import type { KeyObject } from 'node:crypto';
 import type { Digest } from '../oci/digest.ts';
+import type { IdentityCheck } from './identity.ts';
 
 /** An identity a keyless certificate must carry; both halves are required, regexps are RE2 full-match. */
 export interface IdentityMatcher {
@@ -99,6 +100,8 @@ export type CheckResult =
       expected?: string;
       actual?: string;
       checks: string[];
+      /** When identity checks failed: all of them in order, passed or not (the whole difference). */
+      identity?: IdentityCheck[];
     };
 
 export interface CheckContext {

@@ -25,7 +25,7 @@ import type { Authority, CandidateReason, CheckContext, CheckResult, SignerInfo 
 import { checkLegacyTlogBody } from './evidence/tlog-body.ts';
 import type { Claim, Evidence } from './evidence/evidence.ts';
 import { type CertificateIdentity, certificateIdentity } from './fulcio-extensions.ts';
-import { matchIdentities } from './identity.ts';
+import { type IdentityCheck, matchIdentities } from './identity.ts';
 import { keyFingerprint, keyTrust, loadTrust } from './trust-material.ts';
 import { authorityWindowProblems, checkpointLogOutsideWindow } from './trust-window.ts';
 
@@ -39,6 +39,7 @@ class Fail {
     readonly message: string,
     readonly expected?: string,
     readonly actual?: string,
+    readonly identity?: IdentityCheck[],
   ) {}
 }
 
@@ -72,6 +73,7 @@ export async function checkEvidence(
     };
     if (err.expected !== undefined) out.expected = err.expected;
     if (err.actual !== undefined) out.actual = err.actual;
+    if (err.identity !== undefined) out.identity = err.identity;
     return out;
   }
 }
@@ -362,7 +364,7 @@ async function run(
     const m = matchIdentities(authority.identities, id);
     if (!m.ok) {
       checks.push(...m.passed);
-      throw new Fail(m.code, m.check, m.message, m.expected, m.actual);
+      throw new Fail(m.code, m.check, m.message, m.expected, m.actual, m.items);
     }
     checks.push(...m.passed);
     signer = {

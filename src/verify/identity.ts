@@ -18,7 +18,14 @@ export type IdentityResult =
       message: string;
       expected: string;
       actual: string;
+      /** Every check of the matcher in order, passed or failed: the whole difference (POLICY.md §5). */
+      items: IdentityCheck[];
     };
+
+/** One identity check of a candidate, as the decision report lists it. */
+export type IdentityCheck =
+  | { check: string; ok: true }
+  | { check: string; ok: false; code: CandidateReason; message: string; expected: string; actual: string };
 
 const compiled = new Map<string, RE2JS>();
 
@@ -48,21 +55,26 @@ export function matchIdentities(matchers: readonly IdentityMatcher[], id: Certif
       message: 'the authority lists no identities',
       expected: '(none)',
       actual: id.subjectAlternativeNames.join(', '),
+      items: [],
     }
   );
 }
 
-interface Failed {
-  code: CandidateReason;
-  check: string;
-  message: string;
-  expected: string;
-  actual: string;
-}
+type Failed = Extract<IdentityCheck, { ok: false }>;
 
 function matchOne(m: IdentityMatcher, id: CertificateIdentity): IdentityResult {
+  const items: IdentityCheck[] = [];
   const passed: string[] = [];
   const failed: Failed[] = [];
+  const pass = (check: string) => {
+    passed.push(check);
+    items.push({ check, ok: true });
+  };
+  const fail = (f: Omit<Failed, 'ok'>) => {
+    const item: Failed = { ok: false, ...f };
+    failed.push(item);
+    items.push(item);
+  };
 
   const issuerWant = m.issuer ?? (m.issuerRegExp !== undefined ? `/${m.issuerRegExp}/` : undefined);
   if (issuerWant !== undefined) {
@@ -71,9 +83,9 @@ function matchOne(m: IdentityMatcher, id: CertificateIdentity): IdentityResult {
       got !== undefined &&
       (m.issuer !== undefined ? got === m.issuer : true) &&
       (m.issuerRegExp !== undefined ? fullMatch(m.issuerRegExp, got) : true);
-    if (ok) passed.push('identity.issuer');
+    if (ok) pass('identity.issuer');
     else
-      failed.push({
+      fail({
         code: 'IDENTITY_ISSUER_MISMATCH',
         check: 'identity.issuer',
         message: `certificate issuer is ${got ?? '(none)'}, expected ${issuerWant}`,
@@ -89,9 +101,9 @@ function matchOne(m: IdentityMatcher, id: CertificateIdentity): IdentityResult {
         (m.subject !== undefined ? san === m.subject : true) &&
         (m.subjectRegExp !== undefined ? fullMatch(m.subjectRegExp, san) : true),
     );
-    if (ok) passed.push('identity.subject');
+    if (ok) pass('identity.subject');
     else
-      failed.push({
+      fail({
         code: 'IDENTITY_SUBJECT_MISMATCH',
         check: 'identity.subject',
         message: `no subject alternative name matches ${subjectWant}; the certificate has ${id.subjectAlternativeNames.join(', ') || 'none'}`,
@@ -106,7 +118,7 @@ function matchOne(m: IdentityMatcher, id: CertificateIdentity): IdentityResult {
     const wantText =
       typeof want === 'string' ? want : 'regexp' in want ? `/${want.regexp}/` : `one of ${want.oneOf.join(', ')}`;
     if (got === undefined) {
-      failed.push({
+      fail({
         code: 'IDENTITY_CLAIM_MISSING',
         check,
         message: `the certificate has no ${name} extension (${claimOid(name) ?? 'unknown claim'})`,
@@ -121,9 +133,9 @@ function matchOne(m: IdentityMatcher, id: CertificateIdentity): IdentityResult {
         : 'regexp' in want
           ? fullMatch(want.regexp, got)
           : want.oneOf.includes(got);
-    if (ok) passed.push(check);
+    if (ok) pass(check);
     else
-      failed.push({
+      fail({
         code: 'IDENTITY_CLAIM_MISMATCH',
         check,
         message: `${name} is ${got}, expected ${wantText}`,
@@ -133,7 +145,7 @@ function matchOne(m: IdentityMatcher, id: CertificateIdentity): IdentityResult {
   }
 
   if (failed.length === 0) return { ok: true, passed };
-  const first = failed[0]!;
+  const { ok: _ok, ...first } = failed[0]!;
   const more =
     failed.length > 1
       ? `; also ${failed
@@ -141,5 +153,5 @@ function matchOne(m: IdentityMatcher, id: CertificateIdentity): IdentityResult {
           .map((f) => f.message)
           .join('; ')}`
       : '';
-  return { ok: false, passed, ...first, message: first.message + more };
+  return { ok: false, passed, ...first, message: first.message + more, items };
 }

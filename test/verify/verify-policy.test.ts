@@ -154,6 +154,27 @@ describe('verifyWithPolicies: keyless GitHub identities with the real checker (P
     expect(bad.actual).toBe('https://github.com/acme');
   });
 
+  it('every identity check of a failed candidate is listed in order, each failure with its values (POLICY.md §5)', async () => {
+    const wrong = FULL_IDENTITY.replace('https://github.com/acme', 'https://github.com/other')
+      .replace('release\\.yml', 'nightly\\.yml')
+      .replace('"768213997"', '"1"');
+    const r = await verifyWithPolicies([ref('app')], { policies: loadPolicies(await policyDir('all-ids', wrong)) });
+    const checks = candidateChecks(r.images[0]!);
+    const identity = checks.filter((c) => c.check.startsWith('identity.'));
+    expect(identity.map((c) => [c.check, c.ok, c.code])).toEqual([
+      ['identity.issuer', true, undefined],
+      ['identity.subject', false, 'IDENTITY_SUBJECT_MISMATCH'],
+      ['identity.claims.sourceRepositoryOwnerURI', false, 'IDENTITY_CLAIM_MISMATCH'],
+      ['identity.claims.runnerEnvironment', true, undefined],
+      ['identity.claims.sourceRepositoryIdentifier', false, 'IDENTITY_CLAIM_MISMATCH'],
+    ]);
+    expect(identity[1]).toMatchObject({ actual: RELEASE_SUBJECT });
+    expect(identity[4]).toMatchObject({ expected: '1', actual: '768213997' });
+    // The cryptographic checks before them passed and are listed once.
+    expect(checks.slice(0, checks.indexOf(identity[0]!)).every((c) => c.ok)).toBe(true);
+    expect(new Set(checks.map((c) => c.check)).size).toBe(checks.length);
+  });
+
   it('case 3: an unanchored subject regexp is a full match → IDENTITY_SUBJECT_MISMATCH', async () => {
     const set = loadPolicies(await policyDir('case3', `- issuer: ${GH_ISSUER}\n  subjectRegExp: acme`));
     const r = await verifyWithPolicies([ref('app')], { policies: set });

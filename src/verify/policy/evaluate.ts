@@ -289,8 +289,14 @@ function candidateBase(ev: Evidence): Omit<CandidateReport, 'result' | 'checks'>
 }
 
 function checkRecords(r: CheckResult): CheckRecord[] {
-  const records: CheckRecord[] = r.checks.map((c) => ({ check: c, ok: true }));
-  if (!r.ok) {
+  const identity = !r.ok && r.identity !== undefined && r.identity.length > 0 ? r.identity : undefined;
+  const records: CheckRecord[] = r.checks
+    .filter((c) => identity === undefined || !c.startsWith('identity.'))
+    .map((c) => ({ check: c, ok: true }));
+  if (identity) {
+    // Every identity check, failed ones with their code and the expected and found values.
+    for (const i of identity) records.push({ ...i });
+  } else if (!r.ok) {
     const rec: CheckRecord = { check: r.check, ok: false, code: r.code, message: r.message };
     if (r.expected !== undefined) rec.expected = r.expected;
     if (r.actual !== undefined) rec.actual = r.actual;
