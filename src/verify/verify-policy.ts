@@ -10,6 +10,7 @@
  * registry at all; either way the same checker (check.ts) and the same engine (policy/) decide.
  */
 import { listAttachments, type AttachmentList } from '../attach/discovery.ts';
+import type { TagKind } from '../attach/tags.ts';
 import type { Digest } from '../oci/digest.ts';
 import type { Descriptor } from '../oci/manifest.ts';
 import { isIndexMediaType } from '../oci/media-types.ts';
@@ -132,8 +133,15 @@ export async function verifyWithPolicies(
     });
   };
 
-  const discover = (host: string, repo: string, digest: Digest): Promise<Evidence[]> =>
-    memo(discoveries, `${host}/${repo}@${digest}`, async () => {
+  // Without saved evidence to write or read, and without --explain, discovery goes in two steps:
+  // the referrers first, the `.sig`/`.att` tags only when the referrers did not satisfy every
+  // selected policy (cosign's order too), so an image signed the v3 way costs 4 requests.
+  const staged = !writer && !reader && !o.noEvidence && o.explain !== true;
+  const tagKinds: TagKind[] = policies.some((p) => p.attestations.length > 0)
+    ? ['signature', 'attestation']
+    : ['signature'];
+  const discover = (host: string, repo: string, digest: Digest, part: DiscoveryPart = 'all'): Promise<Evidence[]> =>
+    memo(discoveries, `${part} ${host}/${repo}@${digest}`, async () => {
       let list: AttachmentList;
       if (o.noEvidence) return [];
       if (reader) {
@@ -145,7 +153,8 @@ export async function verifyWithPolicies(
         // `.sbom` never holds evidence; `.att` only when some policy requires attestations.
         list = await listAttachments(r, repo, digest, {
           ...(o.signal ? { signal: o.signal } : {}),
-          tags: policies.some((p) => p.attestations.length > 0) ? ['signature', 'attestation'] : ['signature'],
+          ...(part === 'tags' ? { referrers: false } : {}),
+          tags: part === 'referrers' ? [] : tagKinds,
           referrersOrder: 'fewest-requests',
         });
         if (writer) {
@@ -192,15 +201,28 @@ export async function verifyWithPolicies(
         where.set(`${r.registry}/${r.repository}`, { host: r.registry, repo: r.repository });
       }
       const schemes = new Set(sel.selected.flatMap((s) => s.policy.discovery));
-      try {
-        const found = await Promise.all([...where.values()].map((w) => discover(w.host, w.repo, image.digest)));
-        evidence = found
-          .flat()
-          .filter((e) =>
-            e.scheme === 'referrers' ? schemes.has('referrers') : e.scheme === 'tag' ? schemes.has('tags') : true,
-          );
-      } catch (err) {
-        evidence = { error: errorOf(err, 'REGISTRY_ERROR') };
+      const find = async (part: DiscoveryPart) => {
+        try {
+          const found = await Promise.all([...where.values()].map((w) => discover(w.host, w.repo, image.digest, part)));
+          return found
+            .flat()
+            .filter((e) =>
+              e.scheme === 'referrers' ? schemes.has('referrers') : e.scheme === 'tag' ? schemes.has('tags') : true,
+            );
+        } catch (err) {
+          return { error: errorOf(err, 'REGISTRY_ERROR') };
+        }
+      };
+      if (staged && schemes.has('referrers') && schemes.has('tags')) {
+        evidence = await find('referrers');
+        if (Array.isArray(evidence)) {
+          const first = await evaluate(image, evidence);
+          if (first.policies.length > 0 && first.policies.every((p) => p.result === 'pass')) return first;
+          const more = await find('tags');
+          evidence = Array.isArray(more) ? [...evidence, ...more] : more;
+        }
+      } else {
+        evidence = await find('all');
       }
       if (writer && Array.isArray(evidence))
         recordTrust(
@@ -209,7 +231,11 @@ export async function verifyWithPolicies(
           sel.selected.map((s) => s.policy),
         );
     }
-    return evaluateImage(
+    return evaluate(image, evidence);
+  };
+
+  const evaluate = (image: ImageUnderVerification, evidence: Evidence[] | EvidenceUnavailable) =>
+    evaluateImage(
       image,
       policies,
       evidence,
@@ -225,12 +251,14 @@ export async function verifyWithPolicies(
         ...(o.explain ? { explain: true } : {}),
       },
     );
-  };
 
   const images = await pool(references, o.concurrency ?? DEFAULT_CONCURRENCY, one);
   writer?.flush();
   return decisionReport(images);
 }
+
+/** `referrers` or `tags` alone, or both at once. */
+type DiscoveryPart = 'referrers' | 'tags' | 'all';
 
 /** The trusted roots the selected policies' authorities verify against, snapshotted next to the evidence. */
 function recordTrust(writer: EvidenceWriter, digest: Digest, policies: Policy[]): void {

@@ -127,7 +127,11 @@ describe('sigil verify --policy', () => {
     expect(nightly.reasons[0]!.code).toBe('THRESHOLD_NOT_MET');
     // The candidate's failing check names the expected pattern and every SAN found.
     const failed = nightly.authorities[0]!.candidates[0]!.checks.filter((c) => !c.ok);
-    expect(failed.map((c) => c.code)).toEqual(['IDENTITY_SUBJECT_MISMATCH']);
+    // Every identity check ran: the nightly workflow's ref claim differs as well.
+    expect(failed.map((c) => [c.check, c.code])).toEqual([
+      ['identity.subject', 'IDENTITY_SUBJECT_MISMATCH'],
+      ['identity.claims.sourceRepositoryRef', 'IDENTITY_CLAIM_MISMATCH'],
+    ]);
     expect(JSON.stringify(failed[0]!.actual)).toContain('release.yml@refs/heads/main');
     expect(rep.images[2]!.policies[0]!.authorities[0]!.reasons[0]!.code).toBe('NO_SIGNATURES_FOUND');
     expect(rep.images[0]!.notSelected).toBeUndefined();

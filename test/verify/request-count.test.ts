@@ -1,5 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -86,7 +86,7 @@ describe('registry requests of one verify on distribution 2.8 (no referrers API)
     expect(r.stderr).toContain('registry requests: 4 (HEAD 1, GET 3)');
 
     const dir = join(work, 'policies');
-    await import('node:fs/promises').then((fs) => fs.mkdir(dir, { recursive: true }));
+    await mkdir(dir, { recursive: true });
     await writeFile(
       join(dir, 'p.yaml'),
       [
@@ -107,7 +107,17 @@ describe('registry requests of one verify on distribution 2.8 (no referrers API)
     );
     const p = await runSigil(['verify', '--verbose', '--policy', dir, image]);
     expect(p.code, p.stdout + p.stderr).toBe(0);
-    // One bundle signature; the policy needs no attestation, so `.sig` is read (404) but never `.att`/`.sbom`.
-    expect(p.stderr).toContain('registry requests: 5 (HEAD 1, GET 4)');
+    // One bundle signature satisfies the policy: `.sig` is never read, nor `.att`/`.sbom`.
+    expect(p.stderr).toContain('registry requests: 4 (HEAD 1, GET 3)');
+    // A policy the referrer does not satisfy also looks at `.sig` (a 404 here) before it denies.
+    const other = join(work, 'other.pub');
+    const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    await writeFile(other, publicKey.export({ type: 'spki', format: 'pem' }));
+    const strict = join(work, 'policies-strict');
+    await mkdir(strict, { recursive: true });
+    await writeFile(join(strict, 'p.yaml'), (await readFile(join(dir, 'p.yaml'), 'utf8')).replace(pubPath, other));
+    const d = await runSigil(['verify', '--verbose', '--policy', strict, image]);
+    expect(d.code, d.stdout + d.stderr).toBe(1);
+    expect(d.stderr).toContain('registry requests: 5 (HEAD 1, GET 4)');
   }, 30_000);
 });
