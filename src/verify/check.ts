@@ -78,6 +78,28 @@ export async function checkEvidence(
   }
 }
 
+const EKU_CODE_SIGNING = '1.3.6.1.5.5.7.3.3';
+const EKU_ANY = '2.5.29.37.0';
+
+/**
+ * A signing certificate must be allowed to sign code, as cosign requires (x509 VerifyOptions
+ * KeyUsages: CodeSigning): every certificate of the chain that restricts its extended key usage
+ * must allow codeSigning (or any usage); one without the extension allows any, as in Go.
+ */
+function codeSigningProblem(path: readonly X509Certificate[]): { message: string; found: string } | undefined {
+  for (const [i, c] of path.entries()) {
+    const usages = new NodeX509(c.root.toDER()).keyUsage;
+    if (usages === undefined || usages.length === 0) continue;
+    if (usages.includes(EKU_CODE_SIGNING) || usages.includes(EKU_ANY)) continue;
+    const which = i === 0 ? 'the signing certificate' : `certificate ${i} of its chain`;
+    return {
+      message: `${which} is not allowed to sign code: its extended key usage lists ${usages.join(', ')}, not codeSigning`,
+      found: usages.join(', '),
+    };
+  }
+  return undefined;
+}
+
 function errMessage(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
   const cause = (err as { cause?: unknown }).cause;
@@ -338,6 +360,16 @@ async function run(
           issuerName(cert),
         );
       }
+    }
+    const eku = codeSigningProblem(path.length > 0 ? path : [cert]);
+    if (eku) {
+      throw new Fail(
+        'CERT_CHAIN_INVALID',
+        'certificateChain',
+        eku.message,
+        'codeSigning (1.3.6.1.5.5.7.3.3)',
+        eku.found,
+      );
     }
     checks.push('certificateChain');
     if (authority.sct === 'required') {
