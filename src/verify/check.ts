@@ -278,13 +278,26 @@ async function run(
   }
 
   // 6. RFC 3161 timestamps.
+  // The imprint covers the signature, except on cosign's `.att` layers, whose signature annotation
+  // is empty: there it covers the envelope bytes (cosign VerifyRFC3161Timestamp). Either proves
+  // the signature existed at the stamped time.
+  const imprints = [entity.signature.signature, ...(e.converted && e.envelope ? [Buffer.from(e.envelope)] : [])];
   for (const ts of entity.timestamps) {
     if (ts.$case !== 'timestamp-authority') continue;
-    try {
-      times.push(getTSATimestamp(ts.timestamp, entity.signature.signature, trust.timestampAuthorities).timestamp);
-    } catch (err) {
-      throw new Fail('TIMESTAMP_INVALID', 'timestamp', `RFC 3161 timestamp: ${errMessage(err)}`);
+    let firstError: unknown;
+    let stamped: Date | undefined;
+    for (const data of imprints) {
+      try {
+        stamped = getTSATimestamp(ts.timestamp, data, trust.timestampAuthorities).timestamp;
+        break;
+      } catch (err) {
+        firstError ??= err;
+      }
     }
+    if (stamped === undefined) {
+      throw new Fail('TIMESTAMP_INVALID', 'timestamp', `RFC 3161 timestamp: ${errMessage(firstError)}`);
+    }
+    times.push(stamped);
   }
   if (entity.timestamps.some((t) => t.$case === 'timestamp-authority')) checks.push('timestamp');
   const signedAt = times.length > 0 ? new Date(Math.min(...times.map((t) => t.getTime()))) : undefined;

@@ -33,6 +33,11 @@ function rekorBundle(entry: SerializedBundle['verificationMaterial']['tlogEntrie
 export function legacyAnnotations(
   bundle: SerializedBundle,
   extra: Record<string, string> = {},
+  /**
+   * An `.att` layer's timestamp: cosign stamps the envelope bytes there (the signature annotation
+   * is empty), where the bundle's timestamp is over the DSSE signature. Base64 DER.
+   */
+  rfc3161Timestamp?: string,
 ): Record<string, string> {
   const out: Record<string, string> = { ...extra };
   out[AttachAnnotation.Signature] = bundle.messageSignature?.signature ?? '';
@@ -45,7 +50,8 @@ export function legacyAnnotations(
   const entry = bundle.verificationMaterial.tlogEntries?.[0];
   const rekor = entry === undefined ? undefined : rekorBundle(entry);
   if (rekor !== undefined) out[AttachAnnotation.Bundle] = rekor;
-  const ts = bundle.verificationMaterial.timestampVerificationData?.rfc3161Timestamps?.[0]?.signedTimestamp;
+  const ts =
+    rfc3161Timestamp ?? bundle.verificationMaterial.timestampVerificationData?.rfc3161Timestamps?.[0]?.signedTimestamp;
   if (ts !== undefined) out[AttachAnnotation.Rfc3161Timestamp] = JSON.stringify({ SignedRFC3161Timestamp: ts });
   return out;
 }

@@ -19,6 +19,7 @@ import { referrersTag } from '../oci/registry/referrers.ts';
 import { resolveReference } from '../oci/registry/resolve.ts';
 import type { Registry, RegistryOptions } from '../oci/registry/client.ts';
 import { signingBundle } from '../sign/bundle-builder.ts';
+import type { NamedWitness } from '../sign/signers/witnesses.ts';
 import { SignError } from '../sign/errors.ts';
 import { decodeBase64 } from '../sign/payloads/base64.ts';
 import { dsseEnvelope, parseEnvelope } from '../sign/payloads/dsse.ts';
@@ -250,11 +251,15 @@ export async function attestImage(reference: string, options: AttestImageOptions
     // The envelope as cosign ≤ 2.x stores it in `.att` (keyid ""), the same signature bytes.
     const parsed = parseEnvelope(bundle.dsseEnvelope as unknown as Record<string, unknown>);
     const envelope = dsseEnvelope({ ...parsed, signatures: parsed.signatures.map((s) => ({ sig: s.sig, keyid: '' })) });
+    // cosign's `.att` timestamp is over the envelope bytes (cosign:cmd/cosign/cli/attest), and
+    // that is what its verify checks the imprint against: a second stamp, over those bytes.
+    const tsa = witnesses.find((w): w is NamedWitness => (w as NamedWitness).service === 'TSA');
+    const stamp = tsa?.timestampBytes ? await tsa.timestampBytes(Buffer.from(envelope)) : undefined;
     signatures.push(
       await appendLegacy(t, subject, attestationTag(subject.digest), bundle, options, {
         mediaType: AttachMediaType.DsseEnvelope,
         bytes: envelope,
-        annotations: legacyAnnotations(bundle, { [AttachAnnotation.PredicateType]: options.predicateType }),
+        annotations: legacyAnnotations(bundle, { [AttachAnnotation.PredicateType]: options.predicateType }, stamp),
       }),
     );
   }

@@ -1,4 +1,8 @@
-import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createHash, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { RFC3161Timestamp } from '@sigstore/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundleFromJSON } from '@sigstore/bundle';
 import { TrustedRoot } from '@sigstore/protobuf-specs';
@@ -14,6 +18,8 @@ import { parseStatement } from '../../src/sign/payloads/in-toto.ts';
 import { parseSimpleSigningPayload } from '../../src/sign/payloads/simple-signing.ts';
 import { verifyBytes } from '../../src/sign/raw-signature.ts';
 import { keylessSigner, keySigner, witnesses } from '../../src/sign/signers/index.ts';
+import { checkEvidence } from '../../src/verify/check.ts';
+import { evidenceFromAttachments } from '../../src/verify/evidence/index.ts';
 import { attestImage, signImage } from '../../src/workflows/sign-image.ts';
 import { demoImageLayout, multiPlatformLayout } from '../harness/images.ts';
 import { startRegistry, type TestRegistry } from '../harness/registry.ts';
@@ -210,6 +216,46 @@ describe('attestImage', () => {
     const env = parseEnvelope(await layer.fetch());
     expect(verifyBytes(key.publicKey, pae(env.payloadType, env.payload), env.signatures[0]!.sig)).toBe(true);
     expect(env.signatures[0]!.keyid).toBe('');
+  });
+
+  it('tag with a TSA: the .att timestamp is over the envelope bytes, as cosign stamps and checks it', async () => {
+    const token = stack.mintIdentityToken({ email: 'att@sigil.test', issuer: 'https://issuer.sigil.test' });
+    const r = await attestImage(image, {
+      signer: keylessSigner({ fulcioUrl: stack.fulcioUrl, identityToken: token }),
+      witnesses: witnesses({ rekorUrl: stack.rekorUrl, tlogUpload: true, tsaUrl: stack.tsaUrl }),
+      predicateType: 'https://slsa.dev/provenance/v1',
+      predicate,
+      attach: 'tag',
+    });
+    const list = await listAttachments(client(), 'sign/app', r.digest);
+    const mine = list.attachments.filter((x) => x.scheme === 'tag' && x.kind === 'attestation').at(-1)!;
+    const envelope = Buffer.from(await mine.layers[0]!.fetch());
+    const annotation = JSON.parse(mine.layers[0]!.annotations[AttachAnnotation.Rfc3161Timestamp]!) as {
+      SignedRFC3161Timestamp: string;
+    };
+    const stamp = RFC3161Timestamp.parse(Buffer.from(annotation.SignedRFC3161Timestamp, 'base64'));
+    expect(stamp.tstInfo.messageImprintHashedMessage).toEqual(createHash('sha256').update(envelope).digest());
+    // And sigil's own verify accepts it (timestamp check passed), as it accepts cosign's.
+    const root = join(await mkdtemp(join(tmpdir(), 'sigil-att-tsa-')), 'trusted_root.json');
+    await writeFile(root, JSON.stringify(stack.trustedRoot()));
+    const evidence = (await evidenceFromAttachments({ ...list, attachments: [mine] })).filter(
+      (e) => e.source.layer === mine.layers[0]!.descriptor.digest,
+    );
+    expect(evidence).toHaveLength(1);
+    const verdict = await checkEvidence(
+      evidence[0]!,
+      {
+        kind: 'keyless',
+        name: 'ci',
+        identities: [{ issuer: 'https://issuer.sigil.test', subject: 'att@sigil.test' }],
+        trustedRoot: root,
+        sct: 'required',
+        tlog: 'required',
+      },
+      { digest: r.digest },
+    );
+    expect(verdict.ok, JSON.stringify(verdict)).toBe(true);
+    expect(verdict.checks).toContain('timestamp');
   });
 });
 

@@ -1,4 +1,4 @@
 export { keylessSigner, type KeylessSignerOptions } from './keyless-signer.ts';
 export { keySigner, publicKeyHint } from './key-signer.ts';
-export { witnesses, type WitnessOptions } from './witnesses.ts';
+export { type NamedWitness, witnesses, type WitnessOptions } from './witnesses.ts';
 export { signingConfigFrom, type SigningServices } from './signing-config.ts';

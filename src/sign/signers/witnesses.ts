@@ -18,16 +18,44 @@ export interface WitnessOptions {
   timeout?: number;
 }
 
+/** A witness that says which service it asks; `timestampBytes` on a TSA witness stamps any bytes. */
+export type NamedWitness = Witness & {
+  service: 'REKOR' | 'TSA';
+  /** TSA only: an RFC 3161 timestamp (DER, base64) over `data` itself rather than over a signature. */
+  timestampBytes?: (data: Buffer) => Promise<string>;
+};
+
 /** Runs a witness and turns its failure into a SignError naming the service and URL. */
-function named(inner: Witness, code: 'REKOR' | 'TSA', what: string, url: string): Witness {
+function named(inner: Witness, code: 'REKOR' | 'TSA', what: string, url: string): NamedWitness {
+  const run = async <T>(f: () => Promise<T>): Promise<T> => {
+    try {
+      return await f();
+    } catch (err) {
+      throw new SignError(code, `${what} at ${url}: ${describeCause(err)}`, { cause: err });
+    }
+  };
   return {
-    async testify(content, publicKey) {
-      try {
-        return await inner.testify(content, publicKey);
-      } catch (err) {
-        throw new SignError(code, `${what} at ${url}: ${describeCause(err)}`, { cause: err });
-      }
-    },
+    service: code,
+    ...(code === 'TSA'
+      ? {
+          // TSAWitness stamps the signature of what it is given: wrap the bytes as one.
+          timestampBytes: async (data: Buffer) => {
+            const m = await run(() =>
+              inner.testify(
+                {
+                  $case: 'messageSignature',
+                  messageSignature: { signature: data, messageDigest: { algorithm: 0, digest: Buffer.alloc(0) } },
+                },
+                Buffer.alloc(0) as never,
+              ),
+            );
+            const ts = m.rfc3161Timestamps?.[0]?.signedTimestamp;
+            if (ts === undefined) throw new SignError(code, `${what} at ${url}: no timestamp in the answer`);
+            return Buffer.from(ts).toString('base64');
+          },
+        }
+      : {}),
+    testify: (content, publicKey) => run(() => inner.testify(content, publicKey)),
   };
 }
 
