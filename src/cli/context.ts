@@ -1,6 +1,7 @@
 import { chainCredentialStores, defaultCredentialStore } from '../oci/credentials.ts';
 import type { Platform } from '../oci/manifest.ts';
 import { parsePlatform } from '../oci/platform.ts';
+import { parseRepository } from '../oci/reference.ts';
 import type { RegistryOptions } from '../oci/registry/source.ts';
 import type { RunOptions } from './command.ts';
 import { UsageError } from './exit-codes.ts';
@@ -21,6 +22,11 @@ export interface Context {
   out: Printer;
   registry: RegistryOptions;
   signal: AbortSignal;
+  /**
+   * `COSIGN_REPOSITORY`: where signatures, attestations and SBOMs are written and looked for,
+   * instead of beside the image (`registry/repository`, any registry), as cosign reads it.
+   */
+  signatureRepository?: string;
 }
 
 export function makeContext(argv: GlobalArgs, io: Io, signal: AbortSignal, options: RunOptions = {}): Context {
@@ -30,7 +36,18 @@ export function makeContext(argv: GlobalArgs, io: Io, signal: AbortSignal, optio
     out: new Printer(io, flags),
     registry: registryOptions(argv, io.env),
     signal,
+    ...signatureRepository(io.env),
   };
+}
+
+function signatureRepository(env: NodeJS.ProcessEnv): { signatureRepository?: string } {
+  const value = env.COSIGN_REPOSITORY?.trim();
+  if (!value) return {};
+  try {
+    return { signatureRepository: parseRepository(value).name };
+  } catch (e) {
+    throw new UsageError(`COSIGN_REPOSITORY: ${(e as Error).message}`);
+  }
 }
 
 function resultFormat(values: readonly string[], options: RunOptions): OutputFormat {

@@ -8,7 +8,8 @@
 import { type AttachmentList, listAttachments } from '../attach/discovery.ts';
 import type { TagKind } from '../attach/tags.ts';
 import type { Digest } from '../oci/digest.ts';
-import type { RegistryOptions } from '../oci/registry/client.ts';
+import { type RegistryOptions, registryFor } from '../oci/registry/client.ts';
+import { parseRepository } from '../oci/reference.ts';
 import { resolveReference } from '../oci/registry/resolve.ts';
 import type { Authority, CheckResult } from './authority.ts';
 import { checkEvidence } from './check.ts';
@@ -23,13 +24,15 @@ export interface VerifyImageOptions {
   now?: Date;
   /** Only candidates of this kind: `signature` (cosign verify) or `attestation` (verify-attestation). */
   kind?: EvidenceKind;
+  /** Where the signatures are stored, when not beside the image (cosign's `COSIGN_REPOSITORY`). */
+  signatureRepository?: string;
 }
 
 export type CandidateResult = CheckResult & { evidence: Evidence };
 
 export interface VerifyImageResult {
   reference: string;
-  /** `registry/repository`. */
+  /** `registry/repository` the signatures were read from. */
   repository: string;
   digest: Digest;
   verified: CandidateResult[];
@@ -39,6 +42,9 @@ export interface VerifyImageResult {
 export async function verifyImage(reference: string, o: VerifyImageOptions): Promise<VerifyImageResult> {
   const { ref, registry, descriptor: root } = await resolveReference(reference, o.registry, o.signal);
   const digest = root.digest;
+  const over = o.signatureRepository ? parseRepository(o.signatureRepository) : undefined;
+  const store = over ? registryFor(over.registry, o.registry) : registry;
+  const repo = over ? over.repository : ref.repository;
   const verified: CandidateResult[] = [];
   const rejected: CandidateResult[] = [];
   const signal = o.signal ? { signal: o.signal } : {};
@@ -56,7 +62,7 @@ export async function verifyImage(reference: string, o: VerifyImageOptions): Pro
   // cosign's order: bundles (referrers) first, the legacy tag only when no bundle verified. One
   // signature is then HEAD + fallback index + referrer manifest + bundle blob: 4 requests.
   await checkAll(
-    await listAttachments(registry, ref.repository, digest, { ...signal, tags: [], referrersOrder: 'fewest-requests' }),
+    await listAttachments(store, repo, digest, { ...signal, tags: [], referrersOrder: 'fewest-requests' }),
   );
   if (verified.length === 0) {
     // `.sbom` never holds a signature or an attestation; `.att` only when attestations are asked for.
@@ -66,7 +72,7 @@ export async function verifyImage(reference: string, o: VerifyImageOptions): Pro
         : o.kind === 'attestation'
           ? ['attestation']
           : ['signature', 'attestation'];
-    await checkAll(await listAttachments(registry, ref.repository, digest, { ...signal, referrers: false, tags }));
+    await checkAll(await listAttachments(store, repo, digest, { ...signal, referrers: false, tags }));
   }
-  return { reference, repository: `${ref.registry}/${ref.repository}`, digest, verified, rejected };
+  return { reference, repository: over?.name ?? `${ref.registry}/${ref.repository}`, digest, verified, rejected };
 }

@@ -14,10 +14,10 @@ import { attestationTag, signatureTag } from '../attach/tags.ts';
 import type { Digest } from '../oci/digest.ts';
 import type { Descriptor } from '../oci/manifest.ts';
 import { isIndexMediaType } from '../oci/media-types.ts';
-import type { Reference } from '../oci/reference.ts';
+import { parseRepository, type Reference } from '../oci/reference.ts';
 import { referrersTag } from '../oci/registry/referrers.ts';
 import { resolveReference } from '../oci/registry/resolve.ts';
-import type { Registry, RegistryOptions } from '../oci/registry/client.ts';
+import { type Registry, type RegistryOptions, registryFor } from '../oci/registry/client.ts';
 import { signingBundle } from '../sign/bundle-builder.ts';
 import type { NamedWitness } from '../sign/signers/witnesses.ts';
 import { SignError } from '../sign/errors.ts';
@@ -47,6 +47,11 @@ export interface SigningOptions {
   recursive?: boolean;
   /** Time written into referrer manifests; default now. */
   now?: () => Date;
+  /**
+   * Store signatures in another repository, on this registry or another (cosign's
+   * `COSIGN_REPOSITORY`): `registry/repository`. The payload still names the image.
+   */
+  signatureRepository?: string;
   signal?: AbortSignal;
 }
 
@@ -80,7 +85,7 @@ export interface WrittenSignature {
 export interface SignImageResult {
   /** The reference as given. */
   reference: string;
-  /** `registry/repository`. */
+  /** `registry/repository` the signatures were written to. */
   repository: string;
   /** The digest the reference resolved to (once, before signing). */
   digest: Digest;
@@ -92,6 +97,8 @@ interface Target {
   registry: Registry;
   subjects: Descriptor[];
   root: Descriptor;
+  /** Where signatures are written: the image's repository, or the signature repository. */
+  store: { registry: Registry; repository: string; name: string };
 }
 
 async function resolveTargets(reference: string, o: SigningOptions): Promise<Target> {
@@ -102,7 +109,11 @@ async function resolveTargets(reference: string, o: SigningOptions): Promise<Tar
     const parsed = JSON.parse(Buffer.from(index.bytes).toString('utf8')) as { manifests?: Descriptor[] };
     for (const m of parsed.manifests ?? []) subjects.push({ mediaType: m.mediaType, digest: m.digest, size: m.size });
   }
-  return { ref, registry, subjects, root };
+  const over = o.signatureRepository ? parseRepository(o.signatureRepository) : undefined;
+  const store = over
+    ? { registry: registryFor(over.registry, o.registry), repository: over.repository, name: over.name }
+    : { registry, repository: ref.repository, name: `${ref.registry}/${ref.repository}` };
+  return { ref, registry, subjects, root, store };
 }
 
 function tlogOf(bundle: SerializedBundle): WrittenSignature['tlog'] {
@@ -138,8 +149,8 @@ async function storeBundle(
 ): Promise<WrittenSignature> {
   const bytes = Buffer.from(JSON.stringify(bundle));
   const pushed = await pushReferrer(
-    t.registry,
-    t.ref.repository,
+    t.store.registry,
+    t.store.repository,
     bundleReferrer({ subject, bundle: bytes, predicateType, created: (o.now ?? (() => new Date()))() }),
     o.signal ? { signal: o.signal } : {},
   );
@@ -164,7 +175,7 @@ async function appendLegacy(
   o: SigningOptions,
   layer: { mediaType: string; bytes: Uint8Array; annotations: Record<string, string> },
 ): Promise<WrittenSignature> {
-  const appended = await appendToTagImage(t.registry, t.ref.repository, tag, [layer], {
+  const appended = await appendToTagImage(t.store.registry, t.store.repository, tag, [layer], {
     isDuplicate: duplicateCheck(o.publicKey),
     ...(o.signal ? { signal: o.signal } : {}),
   });
@@ -218,7 +229,7 @@ export async function signImage(reference: string, options: SignImageOptions): P
       }),
     );
   }
-  return { reference, repository: `${t.ref.registry}/${t.ref.repository}`, digest: t.root.digest, signatures };
+  return { reference, repository: t.store.name, digest: t.root.digest, signatures };
 }
 
 /**
@@ -263,5 +274,5 @@ export async function attestImage(reference: string, options: AttestImageOptions
       }),
     );
   }
-  return { reference, repository: `${t.ref.registry}/${t.ref.repository}`, digest: t.root.digest, signatures };
+  return { reference, repository: t.store.name, digest: t.root.digest, signatures };
 }

@@ -119,7 +119,9 @@ export interface Found<T> {
 
 async function attachmentsOf(img: ResolvedImage, ctx: Context): Promise<Attachment[]> {
   const { listAttachments } = await import('../../attach/discovery.ts');
-  const list = await listAttachments(img.registry, img.ref.repository, img.subject.digest, { signal: ctx.signal });
+  const list = await listAttachments(img.store.registry, img.store.repository, img.subject.digest, {
+    signal: ctx.signal,
+  });
   return list.attachments;
 }
 

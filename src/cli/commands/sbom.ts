@@ -187,6 +187,7 @@ export const sbomCommand: Command = {
                   predicateType,
                   predicate,
                   registry: ctx.registry,
+                  ...(ctx.signatureRepository ? { signatureRepository: ctx.signatureRepository } : {}),
                   signal: ctx.signal,
                 },
               );

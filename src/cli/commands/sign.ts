@@ -85,6 +85,7 @@ export const signCommand: Command = {
                 annotations,
                 recursive: a.recursive ?? false,
                 registry,
+                ...(ctx.signatureRepository ? { signatureRepository: ctx.signatureRepository } : {}),
                 signal: ctx.signal,
               }),
             );
@@ -120,6 +121,7 @@ export const attestCommand: Command = {
             predicate,
             recursive: a.recursive ?? false,
             registry: ctx.registry,
+            ...(ctx.signatureRepository ? { signatureRepository: ctx.signatureRepository } : {}),
             signal: ctx.signal,
           });
           report(ctx, `Attested (${predicateType})`, [result]);

@@ -15,6 +15,8 @@ export interface ResolvedImage {
   root: Descriptor;
   /** `root`, or with a platform the index child for it. */
   subject: Descriptor;
+  /** Where its attachments live: beside it, or in `COSIGN_REPOSITORY`. */
+  store: { registry: Registry; repository: string; name: string };
 }
 
 /**
@@ -55,7 +57,21 @@ export async function resolveImage(ctx: Context, image: string, platform?: Platf
       ctx.out.info(`${image} is a single image, not an index: --platform ignored`);
     }
   }
-  return { ref, registry, repositoryName: dockerReferenceOf(ref), root, subject };
+  const repositoryName = dockerReferenceOf(ref);
+  let store = { registry, repository: ref.repository, name: repositoryName };
+  if (ctx.signatureRepository) {
+    const [{ parseReference }, { registryFor }] = await Promise.all([
+      import('../../oci/reference.ts'),
+      import('../../oci/registry/client.ts'),
+    ]);
+    const over = parseReference(ctx.signatureRepository);
+    store = {
+      registry: registryFor(over.registry, ctx.registry),
+      repository: over.repository,
+      name: dockerReferenceOf(over),
+    };
+  }
+  return { ref, registry, repositoryName, root, subject, store };
 }
 
 interface TreeArgs {
@@ -81,13 +97,13 @@ export const treeCommand: Command = {
           }
           const { discoverTree, renderTree, treeJson } = await import('../../attach/tree.ts');
           const img = await resolveImage(ctx, a.image);
-          const tree = await discoverTree(img.registry, img.ref.repository, img.root, {
+          const tree = await discoverTree(img.store.registry, img.store.repository, img.root, {
             ...(a.depth !== undefined ? { maxDepth: a.depth } : {}),
             signal: ctx.signal,
           });
           ctx.out.result(
-            treeJson(tree, img.repositoryName),
-            renderTree(tree, { repositoryName: img.repositoryName, reference: a.image }),
+            treeJson(tree, img.store.name),
+            renderTree(tree, { repositoryName: img.store.name, reference: a.image }),
           );
           return ExitCode.Ok;
         }),
@@ -123,7 +139,7 @@ export const triangulateCommand: Command = {
       (argv) =>
         run<{ image: string; type: TriangulateType }>(argv, async (ctx, a) => {
           const img = await resolveImage(ctx, a.image);
-          const out = triangulated(img.repositoryName, img.root.digest, a.type);
+          const out = triangulated(a.type === 'digest' ? img.repositoryName : img.store.name, img.root.digest, a.type);
           ctx.out.result({ type: a.type, reference: out, digest: img.root.digest }, out);
           return ExitCode.Ok;
         }),

@@ -396,6 +396,7 @@ async function runVerify(
       signal: ctx.signal,
       offline: a.offline ?? false,
       kind: attestation ? 'attestation' : 'signature',
+      ...(ctx.signatureRepository ? { signatureRepository: ctx.signatureRepository } : {}),
     });
     if (attestation) {
       // Only statements of the requested predicate type count; conditions deny with their name.
