@@ -5,6 +5,7 @@ import { attachCommand } from './commands/attach.ts';
 import { copyCommand } from './commands/copy.ts';
 import { downloadCommand } from './commands/download.ts';
 import { configCommand, digestCommand, manifestCommand } from './commands/inspect.ts';
+import { initializeCommand } from './commands/initialize.ts';
 import { keysCommand } from './commands/keys.ts';
 import { loginCommand, logoutCommand } from './commands/login.ts';
 import { sbomCommand } from './commands/sbom.ts';
@@ -32,6 +33,7 @@ const COMMANDS: Command[] = [
   attestBlobCommand,
   verifyCommand,
   verifyAttestationCommand,
+  initializeCommand,
   attachCommand,
   treeCommand,
   triangulateCommand,

@@ -18,6 +18,8 @@ export type VerifyErrorCode =
   | 'SIGNATURE_INVALID'
   /** A trusted root, CA or key file that is missing or unreadable (POLICY.md TRUST_ROOT_ERROR). */
   | 'TRUST_ROOT_INVALID'
+  /** A TUF update of the trusted root that failed: mirror unreachable, or metadata or target refused (signature, expiry, version, hash). */
+  | 'TUF_UPDATE_FAILED'
   /** A policy file that does not load: bad YAML, unknown field, wrong type, invalid glob/regexp/CEL (file, line, path). */
   | 'POLICY_INVALID'
   /** A policy path that cannot be read at all (missing, not a file or folder, no policy files). */

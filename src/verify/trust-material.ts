@@ -1,15 +1,18 @@
 import { createHash, createPublicKey, type KeyObject, X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { toTrustMaterial, type TrustMaterial } from '@sigstore/verify';
 import { VerifyError } from './errors.ts';
 
 /**
  * Trust material: the public-good trusted root embedded in @sigstore/tuf's seeds (the TUF
- * target cosign and sigstore-js start from, so verification works offline), a custom
- * trusted_root.json for a private Sigstore, and extra PEM CA roots/intermediates (cosign
- * --ca-roots/--ca-intermediates). Loaded once per distinct input and shared by every check.
+ * target cosign and sigstore-js start from, so verification works offline) or, once `sigil
+ * initialize` has run, the TUF-updated one it stored (tuf.ts); a custom trusted_root.json for a
+ * private Sigstore, and extra PEM CA roots/intermediates (cosign --ca-roots/--ca-intermediates).
+ * Loaded once per distinct input and shared by every check.
  */
 export const PUBLIC_GOOD_TUF = 'https://tuf-repo-cdn.sigstore.dev';
 
@@ -25,6 +28,37 @@ export function embeddedTrustedRoot(): Record<string, unknown> {
     publicGood = JSON.parse(Buffer.from(b64, 'base64').toString('utf8')) as Record<string, unknown>;
   }
   return publicGood;
+}
+
+/** The file `sigil initialize` stores the TUF-verified trusted root in, inside the TUF cache dir. */
+export const TUF_TRUSTED_ROOT_FILE = 'trusted_root.json';
+
+/** cosign's `$TUF_ROOT`, else `$XDG_CACHE_HOME/sigil/tuf`, else `~/.cache/sigil/tuf`. */
+export function defaultTufCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.TUF_ROOT) return env.TUF_ROOT;
+  return join(env.XDG_CACHE_HOME || join(env.HOME || homedir(), '.cache'), 'sigil', 'tuf');
+}
+
+let updated: { dir: string; json: Record<string, unknown> | undefined } | undefined;
+
+/**
+ * The trusted root used when none is named: the TUF-updated one in the cache dir when it is
+ * there and reads as a trusted root, else the embedded seeds' (what verification used before any
+ * `sigil initialize`, and still works offline).
+ */
+export function defaultTrustedRoot(env: NodeJS.ProcessEnv = process.env): Record<string, unknown> {
+  const dir = defaultTufCacheDir(env);
+  if (updated?.dir !== dir) {
+    const path = join(dir, TUF_TRUSTED_ROOT_FILE);
+    let json: Record<string, unknown> | undefined;
+    try {
+      if (existsSync(path)) json = readTrustedRoot(path);
+    } catch {
+      json = undefined;
+    }
+    updated = { dir, json };
+  }
+  return updated.json ?? embeddedTrustedRoot();
 }
 
 /** A trusted_root.json file (protobuf-specs JSON), parsed. */
@@ -84,12 +118,20 @@ export interface TrustOptions {
 
 const cache = new Map<string, { json: Record<string, unknown>; material: TrustMaterial }>();
 
+/** Forgets every loaded trusted root (tests; a long-lived process after `updateTrustedRoot`). */
+export function resetTrustCache(): void {
+  updated = undefined;
+  cache.clear();
+}
+
 /** The trust material for a keyless authority (cached by its inputs). */
 export function loadTrust(o: TrustOptions): { json: Record<string, unknown>; material: TrustMaterial } {
-  const key = JSON.stringify([o.trustedRoot ?? '', o.caRoots ?? '', o.caIntermediates ?? '']);
+  // The default root depends on where the TUF cache is, so that is part of the key.
+  const root = o.trustedRoot ? ['file', o.trustedRoot] : ['default', defaultTufCacheDir()];
+  const key = JSON.stringify([...root, o.caRoots ?? '', o.caIntermediates ?? '']);
   let hit = cache.get(key);
   if (!hit) {
-    let json = o.trustedRoot ? readTrustedRoot(o.trustedRoot) : embeddedTrustedRoot();
+    let json = o.trustedRoot ? readTrustedRoot(o.trustedRoot) : defaultTrustedRoot();
     if (o.caRoots) json = rootWithCustomCAs(json, o.caRoots, o.caIntermediates);
     let material: TrustMaterial;
     try {
