@@ -12,7 +12,7 @@ import { parseStatement } from '../../src/sign/payloads/in-toto.ts';
 import { verifyBytes } from '../../src/sign/raw-signature.ts';
 import { demoImageLayout } from '../harness/images.ts';
 import { startRegistry, type TestRegistry } from '../harness/registry.ts';
-import { startSigstoreStack, type SigstoreStack } from '../harness/sigstore-stack.ts';
+import { startSigstoreStack, type SigstoreStack, sigstoreFlags } from '../harness/sigstore-stack.ts';
 import { runSigil } from '../helpers/cli.ts';
 
 const PASSWORD = 'ci-signing-key-passphrase-7f3a';
@@ -67,21 +67,7 @@ describe('sigil sign', () => {
 
   it('keyless through --fulcio-url/--rekor-url/--timestamp-server-url; the token never shows', async () => {
     const token = stack.mintIdentityToken({ email: 'builder@sigil.test' });
-    const r = await runSigil([
-      'sign',
-      '-v',
-      '-o',
-      'json',
-      '--identity-token',
-      token,
-      '--fulcio-url',
-      stack.fulcioUrl,
-      '--rekor-url',
-      stack.rekorUrl,
-      '--timestamp-server-url',
-      stack.tsaUrl,
-      image,
-    ]);
+    const r = await runSigil(['sign', '-v', '-o', 'json', '--identity-token', token, ...sigstoreFlags(stack), image]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout + r.stderr).not.toContain(token);
     expect(r.stderr).toContain('signing as builder@sigil.test');

@@ -9,7 +9,7 @@ import { verifyImage } from '../../src/verify/verify-image.ts';
 import { readPublicKey } from '../../src/verify/trust-material.ts';
 import { demoImageLayout } from '../harness/images.ts';
 import { startRegistry, type TestRegistry } from '../harness/registry.ts';
-import { startSigstoreStack, type SigstoreStack } from '../harness/sigstore-stack.ts';
+import { startSigstoreStack, type SigstoreStack, sigstoreFlags } from '../harness/sigstore-stack.ts';
 import { runSigil } from '../helpers/cli.ts';
 
 const PASSWORD = 'verify-cli-passphrase';
@@ -28,12 +28,7 @@ function keylessSign(ref: string, attach: 'referrers' | 'tag') {
     'sign',
     '--identity-token',
     stack.mintIdentityToken({ email: EMAIL }),
-    '--fulcio-url',
-    stack.fulcioUrl,
-    '--rekor-url',
-    stack.rekorUrl,
-    '--timestamp-server-url',
-    stack.tsaUrl,
+    ...sigstoreFlags(stack),
     '--attach',
     attach,
     ref,

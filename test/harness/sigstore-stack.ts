@@ -150,6 +150,11 @@ function claimsOf(body: string): Record<string, unknown> {
   }
 }
 
+/** The CLI flags that point `sigil sign`/`attest` at the stack, as a user points it at a private Sigstore. */
+export function sigstoreFlags(stack: Pick<SigstoreStack, 'fulcioUrl' | 'rekorUrl' | 'tsaUrl'>): string[] {
+  return ['--fulcio-url', stack.fulcioUrl, '--rekor-url', stack.rekorUrl, '--timestamp-server-url', stack.tsaUrl];
+}
+
 export async function startSigstoreStack(): Promise<SigstoreStack> {
   // Validity starts a minute back so certificates issued "now" fall inside it despite clock rounding.
   const validFrom = new Date(Date.now() - 60_000);

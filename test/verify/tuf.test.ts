@@ -17,7 +17,7 @@ import { updateTrustedRoot } from '../../src/verify/tuf.ts';
 import { serveLoopback } from '../harness/http-server.ts';
 import { demoImageLayout } from '../harness/images.ts';
 import { startRegistry } from '../harness/registry.ts';
-import { startSigstoreStack } from '../harness/sigstore-stack.ts';
+import { startSigstoreStack, sigstoreFlags } from '../harness/sigstore-stack.ts';
 import { startTufRepo, type TufRepo } from '../harness/tuf-repo.ts';
 import { runSigil } from '../helpers/cli.ts';
 
@@ -267,12 +267,7 @@ describe('sigil initialize (the built CLI)', () => {
         'sign',
         '--identity-token',
         stack.mintIdentityToken({ email }),
-        '--fulcio-url',
-        stack.fulcioUrl,
-        '--rekor-url',
-        stack.rekorUrl,
-        '--timestamp-server-url',
-        stack.tsaUrl,
+        ...sigstoreFlags(stack),
         image,
       ]);
       expect(sign.code, sign.stderr).toBe(0);
