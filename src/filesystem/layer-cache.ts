@@ -6,9 +6,9 @@
  * (the analysis with each captured file's and extract's byte length in place of its bytes), then
  * the captured bytes and the extract bytes back to back. No base64: package databases are most of the payload.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
+import { readFileIfExists, writeFileAtomic } from '../atomic-file.ts';
 import type { Digest } from '../oci/digest.ts';
 import { FilesystemError } from './errors.ts';
 import type { LayerAnalysis, LayerEntryInfo } from './layer-analysis.ts';
@@ -131,26 +131,12 @@ export function directoryLayerCache(dir: string): LayerCache {
   return {
     async get(key) {
       checkKey(key);
-      let buf: Buffer;
-      try {
-        buf = await readFile(join(dir, key));
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-        throw e;
-      }
-      return decodeAnalysis(buf);
+      const buf = await readFileIfExists(join(dir, key));
+      return buf === undefined ? undefined : decodeAnalysis(buf);
     },
     async put(key, analysis) {
       checkKey(key);
-      await mkdir(dir, { recursive: true });
-      const tmp = join(dir, `.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
-      try {
-        await writeFile(tmp, encodeAnalysis(analysis));
-        await rename(tmp, join(dir, key));
-      } catch (e) {
-        await rm(tmp, { force: true });
-        throw e;
-      }
+      await writeFileAtomic(join(dir, key), encodeAnalysis(analysis));
     },
   };
 }

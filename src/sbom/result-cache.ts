@@ -9,9 +9,9 @@
  * Entries are JSON files written under a temporary name and renamed into place, so processes
  * that share the directory see a whole entry or none. An entry that does not parse is a miss.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
+import { readFileIfExists, writeFileAtomic } from '../atomic-file.ts';
 import type { Distro, Package } from '../catalog/package.ts';
 import type { SbomFileEntry } from './document.ts';
 
@@ -59,31 +59,15 @@ export function directoryResultCache(dir: string): ResultCache {
   };
   return {
     async get(key) {
-      let text: string;
+      const buf = await readFileIfExists(file(key));
+      if (buf === undefined) return undefined;
       try {
-        text = await readFile(file(key), 'utf8');
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-        throw e;
-      }
-      try {
-        const doc = JSON.parse(text) as unknown;
+        const doc = JSON.parse(buf.toString('utf8')) as unknown;
         return isResult(doc) ? doc : undefined;
       } catch {
         return undefined;
       }
     },
-    async put(key, result) {
-      const target = file(key);
-      await mkdir(dir, { recursive: true });
-      const tmp = join(dir, `.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
-      try {
-        await writeFile(tmp, JSON.stringify(result));
-        await rename(tmp, target);
-      } catch (e) {
-        await rm(tmp, { force: true });
-        throw e;
-      }
-    },
+    put: (key, result) => writeFileAtomic(file(key), JSON.stringify(result)),
   };
 }

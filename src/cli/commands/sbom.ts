@@ -1,6 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { writeFileAtomic } from '../../atomic-file.ts';
 import type { LayerProgress } from '../../filesystem/index.ts';
 import type { EncodeOptions } from '../../sbom/document.ts';
 import { loadEncoder, type OutputTarget, parseOutputFlag } from '../../sbom/formats.ts';
@@ -28,18 +26,6 @@ interface SbomArgs extends SigningArgs {
   files?: boolean;
   'verify-diffids'?: boolean;
   scope: 'squashed' | 'all-layers';
-}
-
-/** Write `text` to `file` whole or not at all: a reader never sees half an SBOM. */
-async function writeAtomically(file: string, text: string): Promise<void> {
-  await mkdir(dirname(file), { recursive: true });
-  const tmp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
-  try {
-    await writeFile(tmp, text);
-    await rename(tmp, file);
-  } finally {
-    await rm(tmp, { force: true });
-  }
 }
 
 function sourceDateEpoch(env: NodeJS.ProcessEnv): EncodeOptions {
@@ -156,7 +142,7 @@ export const sbomCommand: Command = {
             for (const t of targets) {
               const text = (await loadEncoder(t.format)).encode(result.document, encodeOptions);
               if (t.file === undefined) ctx.out.raw(text.endsWith('\n') ? text : `${text}\n`);
-              else await writeAtomically(t.file, text.endsWith('\n') ? text : `${text}\n`);
+              else await writeFileAtomic(t.file, text.endsWith('\n') ? text : `${text}\n`);
             }
             const counts = Object.entries(result.stats.packages)
               .map(([type, n]) => `${n} ${type}`)
