@@ -20,6 +20,7 @@ import {
   type LayerCache,
   type LayerProgress,
   squashImage,
+  type SquashOptions,
 } from '../filesystem/index.ts';
 import { DEFAULT_MAX_FILE_SIZE } from '../filesystem/layer-analysis.ts';
 import type { NamedExtractor } from '../filesystem/content-extractor.ts';
@@ -174,14 +175,18 @@ export async function generateSbom(
       }
     }
     if (!result) {
-      const { cache: _layerCacheOption, ...rest } = options;
-      result = await catalogImage(image, catalogers, {
-        ...rest,
+      const squash: SquashOptions = {
         wants,
-        extractors,
-        cacheSalt,
-        ...(cache ? { cache } : {}),
-      });
+        ...(cache ? { cache, cacheSalt } : {}),
+        ...(options.maxFileSize ? { maxFileSize: options.maxFileSize } : {}),
+        ...(options.concurrency ? { concurrency: options.concurrency } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
+        ...(options.onLayer ? { onLayer: options.onLayer } : {}),
+        ...(options.files ? { fileDigests: true } : {}),
+        ...(options.verifyDiffIds ? { verifyDiffIds: true } : {}),
+        ...(extractors.length > 0 ? { extractors } : {}),
+      };
+      result = await catalogImage(image, catalogers, squash, options.scope ?? 'squashed');
       if (resultCache) {
         await resultCache.put(resultKey, result).catch((e: unknown) => {
           warnings.push(`result cache: storing: ${(e as Error).message}`);
@@ -238,34 +243,18 @@ export async function generateSbom(
   }
 }
 
-interface CatalogImageOptions extends Omit<GenerateSbomOptions, 'cache'> {
-  wants: (path: string) => boolean;
-  extractors: NamedExtractor[];
-  cacheSalt: string;
-  cache?: LayerCache;
-}
-
 /**
  * Walk every layer once (in parallel, cached per layer), squash with whiteouts, detect the
  * distro, run the catalogers on the files they asked for, and merge what several catalogers
- * or places report as one.
+ * or places report as one. With `fileDigests`, also the files each package owns.
  */
 async function catalogImage(
   image: Image,
   catalogers: readonly Cataloger[],
-  options: CatalogImageOptions,
+  squash: SquashOptions,
+  scope: 'squashed' | 'all-layers',
 ): Promise<CatalogResult> {
-  const squashed = await squashImage(image, {
-    wants: options.wants,
-    ...(options.cache ? { cache: options.cache, cacheSalt: options.cacheSalt } : {}),
-    ...(options.maxFileSize ? { maxFileSize: options.maxFileSize } : {}),
-    ...(options.concurrency ? { concurrency: options.concurrency } : {}),
-    ...(options.signal ? { signal: options.signal } : {}),
-    ...(options.onLayer ? { onLayer: options.onLayer } : {}),
-    ...(options.files ? { fileDigests: true } : {}),
-    ...(options.verifyDiffIds ? { verifyDiffIds: true } : {}),
-    ...(options.extractors.length > 0 ? { extractors: options.extractors } : {}),
-  });
+  const squashed = await squashImage(image, squash);
   const warnings = [...squashed.warnings];
   const distro = detectDistro(squashed.files.filter((f) => osReleaseWants(f.path)));
   const allPaths = new Set<string>();
@@ -278,7 +267,7 @@ async function catalogImage(
       resolvePath: (path) => squashed.tree.resolve(path)?.path,
     },
   ];
-  if (options.scope === 'all-layers') views.push(...squashed.layers.map(layerView));
+  if (scope === 'all-layers') views.push(...squashed.layers.map(layerView));
 
   const found: Package[] = [];
   for (const view of views) {
@@ -295,7 +284,7 @@ async function catalogImage(
   }
   const merged = mergePackages(found);
   const packages =
-    options.scope === 'all-layers'
+    scope === 'all-layers'
       ? merged.packages.map((p) =>
           withLayerSpan(
             p,
@@ -306,7 +295,7 @@ async function catalogImage(
   return {
     ...(distro ? { distro } : {}),
     packages,
-    ...(options.files ? { files: ownedFiles(packages, squashed.tree) } : {}),
+    ...(squash.fileDigests ? { files: ownedFiles(packages, squashed.tree) } : {}),
     warnings,
     attributed: merged.attributed,
     fileCount: squashed.tree.size,
