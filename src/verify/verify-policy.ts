@@ -23,6 +23,7 @@ import { evidenceFromAttachments } from './evidence/from-attachments.ts';
 import { EvidenceReader, EvidenceWriter } from './evidence-store.ts';
 import {
   type CandidateChecker,
+  checkOncePerPair,
   type EvidenceUnavailable,
   type ImageUnderVerification,
   evaluateImage,
@@ -103,7 +104,9 @@ export async function verifyWithPolicies(
 ): Promise<DecisionReport> {
   const policies = Array.isArray(o.policies) ? o.policies : o.policies.policies;
   const noMatch = o.noMatch ?? (Array.isArray(o.policies) ? 'deny' : o.policies.settings.noMatch);
-  const check = o.check ?? checkEvidence;
+  // One verdict per (evidence, authority) for the whole call: repeated digests and the second,
+  // fuller evaluation of a staged discovery reuse it.
+  const check = checkOncePerPair(o.check ?? checkEvidence);
   const reader = o.evidenceDir !== undefined ? new EvidenceReader(o.evidenceDir) : undefined;
   const writer = o.saveEvidenceDir !== undefined ? new EvidenceWriter(o.saveEvidenceDir) : undefined;
   const registry = (host: string): Registry => registryFor(host, o.registry);

@@ -15,6 +15,8 @@ import { registryFor, type RegistryOptions } from '../../src/oci/registry/client
 import { openSource, openTarget } from '../../src/oci/source.ts';
 import { keylessSigner, witnesses } from '../../src/sign/signers/index.ts';
 import { loadPolicies, reasonCodes, type ImageReport } from '../../src/verify/policy/index.ts';
+import { checkEvidence } from '../../src/verify/check.ts';
+import type { CandidateChecker } from '../../src/verify/policy/evaluate.ts';
 import { verifyWithPolicies } from '../../src/verify/verify-policy.ts';
 import { signImage } from '../../src/workflows/sign-image.ts';
 import { startRegistry, type TestRegistry } from '../harness/registry.ts';
@@ -152,6 +154,21 @@ describe('verifyWithPolicies: keyless GitHub identities with the real checker (P
     const bad = candidateChecks(img).find((c) => c.code === 'IDENTITY_CLAIM_MISMATCH')!;
     expect(bad.expected).toBe('https://github.com/other');
     expect(bad.actual).toBe('https://github.com/acme');
+  });
+
+  it('a denial reads the tags as well, yet checks the referrer signature once, not once per evaluation', async () => {
+    const set = loadPolicies(
+      await policyDir('once', FULL_IDENTITY.replace('https://github.com/acme', 'https://github.com/other')),
+    );
+    const checked: string[] = [];
+    const check: CandidateChecker = (ev, auth, ctx) => {
+      checked.push(`${ev.source.description} ${auth.name}`);
+      return checkEvidence(ev, auth, ctx);
+    };
+    const r = await verifyWithPolicies([ref('app'), ref('app')], { policies: set, check });
+    expect(r.images.map((i) => i.decision)).toEqual(['deny', 'deny']);
+    // One referrer signature, one authority: one check for both references and both evaluations.
+    expect(checked).toHaveLength(1);
   });
 
   it('every identity check of a failed candidate is listed in order, each failure with its values (POLICY.md §5)', async () => {

@@ -125,17 +125,7 @@ export async function evaluateImage(
   if (n.tag !== undefined) report.tag = n.tag;
   if (image.verifiedDigestKind) report.verifiedDigestKind = image.verifiedDigestKind;
   if (options.explain) report.notSelected = sel.notSelected;
-  const cache = new Map<string, Promise<CheckResult>>();
-  const cachedCheck: CandidateChecker = (ev, auth, c) => {
-    // Several policies may name the same authority object; each (evidence, authority) is checked once.
-    const key = `${evidenceIndex(ev, evidence)}\u0000${authorityKey(auth)}`;
-    let p = cache.get(key);
-    if (!p) {
-      p = check(ev, auth, c);
-      cache.set(key, p);
-    }
-    return p;
-  };
+  const cachedCheck = checkOncePerPair(check);
   for (const { policy, selectedBy } of sel.selected) {
     report.policies.push(await evaluatePolicy(policy, selectedBy, image, n, evidence, cachedCheck, ctx, options));
   }
@@ -161,8 +151,31 @@ export async function evaluateImage(
   return report;
 }
 
-function evidenceIndex(ev: Evidence, all: Evidence[] | EvidenceUnavailable): number {
-  return Array.isArray(all) ? all.indexOf(ev) : -1;
+const oncePerPair = new WeakSet<CandidateChecker>();
+
+/**
+ * `check`, run once per (evidence, authority) pair, by identity: several policies may name the
+ * same authority object, and a caller that evaluates an image again with more evidence (the
+ * referrers first, then the tags too) keeps the verdicts it has. Wrapping twice wraps once.
+ */
+export function checkOncePerPair(check: CandidateChecker): CandidateChecker {
+  if (oncePerPair.has(check)) return check;
+  const done = new WeakMap<Evidence, Map<number, Promise<CheckResult>>>();
+  const wrapped: CandidateChecker = (ev, auth, c) => {
+    let byAuthority = done.get(ev);
+    if (!byAuthority) {
+      byAuthority = new Map();
+      done.set(ev, byAuthority);
+    }
+    let p = byAuthority.get(authorityKey(auth));
+    if (!p) {
+      p = check(ev, auth, c);
+      byAuthority.set(authorityKey(auth), p);
+    }
+    return p;
+  };
+  oncePerPair.add(wrapped);
+  return wrapped;
 }
 
 const authorityIds = new WeakMap<object, number>();
