@@ -8,9 +8,8 @@
 import { type AttachmentList, listAttachments } from '../attach/discovery.ts';
 import type { TagKind } from '../attach/tags.ts';
 import type { Digest } from '../oci/digest.ts';
-import { type RegistryOptions, registryFor } from '../oci/registry/client.ts';
-import { parseRepository } from '../oci/reference.ts';
-import { resolveReference } from '../oci/registry/resolve.ts';
+import type { RegistryOptions } from '../oci/registry/client.ts';
+import { attachmentRepository, resolveReference } from '../oci/registry/resolve.ts';
 import type { Authority, CheckResult } from './authority.ts';
 import { checkEvidence } from './check.ts';
 import type { Evidence, EvidenceKind } from './evidence/evidence.ts';
@@ -42,9 +41,7 @@ export interface VerifyImageResult {
 export async function verifyImage(reference: string, o: VerifyImageOptions): Promise<VerifyImageResult> {
   const { ref, registry, descriptor: root } = await resolveReference(reference, o.registry, o.signal);
   const digest = root.digest;
-  const over = o.signatureRepository ? parseRepository(o.signatureRepository) : undefined;
-  const store = over ? registryFor(over.registry, o.registry) : registry;
-  const repo = over ? over.repository : ref.repository;
+  const store = attachmentRepository(ref, registry, o.signatureRepository, o.registry);
   const verified: CandidateResult[] = [];
   const rejected: CandidateResult[] = [];
   const signal = o.signal ? { signal: o.signal } : {};
@@ -62,7 +59,11 @@ export async function verifyImage(reference: string, o: VerifyImageOptions): Pro
   // cosign's order: bundles (referrers) first, the legacy tag only when no bundle verified. One
   // signature is then HEAD + fallback index + referrer manifest + bundle blob: 4 requests.
   await checkAll(
-    await listAttachments(store, repo, digest, { ...signal, tags: [], referrersOrder: 'fewest-requests' }),
+    await listAttachments(store.registry, store.repository, digest, {
+      ...signal,
+      tags: [],
+      referrersOrder: 'fewest-requests',
+    }),
   );
   if (verified.length === 0) {
     // `.sbom` never holds a signature or an attestation; `.att` only when attestations are asked for.
@@ -72,7 +73,9 @@ export async function verifyImage(reference: string, o: VerifyImageOptions): Pro
         : o.kind === 'attestation'
           ? ['attestation']
           : ['signature', 'attestation'];
-    await checkAll(await listAttachments(store, repo, digest, { ...signal, referrers: false, tags }));
+    await checkAll(
+      await listAttachments(store.registry, store.repository, digest, { ...signal, referrers: false, tags }),
+    );
   }
-  return { reference, repository: over?.name ?? `${ref.registry}/${ref.repository}`, digest, verified, rejected };
+  return { reference, repository: store.name, digest, verified, rejected };
 }

@@ -14,10 +14,10 @@ import { attestationTag, signatureTag } from '../attach/tags.ts';
 import type { Digest } from '../oci/digest.ts';
 import type { Descriptor } from '../oci/manifest.ts';
 import { isIndexMediaType } from '../oci/media-types.ts';
-import { parseRepository, type Reference } from '../oci/reference.ts';
+import type { Reference } from '../oci/reference.ts';
 import { referrersTag } from '../oci/registry/referrers.ts';
-import { resolveReference } from '../oci/registry/resolve.ts';
-import { type Registry, type RegistryOptions, registryFor } from '../oci/registry/client.ts';
+import { attachmentRepository, type RepositoryLocation, resolveReference } from '../oci/registry/resolve.ts';
+import type { Registry, RegistryOptions } from '../oci/registry/client.ts';
 import { signingBundle } from '../sign/bundle-builder.ts';
 import type { NamedWitness } from '../sign/signers/witnesses.ts';
 import { SignError } from '../sign/errors.ts';
@@ -98,7 +98,7 @@ interface Target {
   subjects: Descriptor[];
   root: Descriptor;
   /** Where signatures are written: the image's repository, or the signature repository. */
-  store: { registry: Registry; repository: string; name: string };
+  store: RepositoryLocation;
 }
 
 async function resolveTargets(reference: string, o: SigningOptions): Promise<Target> {
@@ -109,11 +109,13 @@ async function resolveTargets(reference: string, o: SigningOptions): Promise<Tar
     const parsed = JSON.parse(Buffer.from(index.bytes).toString('utf8')) as { manifests?: Descriptor[] };
     for (const m of parsed.manifests ?? []) subjects.push({ mediaType: m.mediaType, digest: m.digest, size: m.size });
   }
-  const over = o.signatureRepository ? parseRepository(o.signatureRepository) : undefined;
-  const store = over
-    ? { registry: registryFor(over.registry, o.registry), repository: over.repository, name: over.name }
-    : { registry, repository: ref.repository, name: `${ref.registry}/${ref.repository}` };
-  return { ref, registry, subjects, root, store };
+  return {
+    ref,
+    registry,
+    subjects,
+    root,
+    store: attachmentRepository(ref, registry, o.signatureRepository, o.registry),
+  };
 }
 
 function tlogOf(bundle: SerializedBundle): WrittenSignature['tlog'] {

@@ -1,6 +1,7 @@
 import type { Descriptor, Platform } from '../../oci/manifest.ts';
 import type { Reference } from '../../oci/reference.ts';
 import type { Registry } from '../../oci/registry/client.ts';
+import type { RepositoryLocation } from '../../oci/registry/resolve.ts';
 import type { Command } from '../command.ts';
 import type { Context } from '../context.ts';
 import { ExitCode, UsageError } from '../exit-codes.ts';
@@ -16,7 +17,7 @@ export interface ResolvedImage {
   /** `root`, or with a platform the index child for it. */
   subject: Descriptor;
   /** Where its attachments live: beside it, or in `COSIGN_REPOSITORY`. */
-  store: { registry: Registry; repository: string; name: string };
+  store: RepositoryLocation;
 }
 
 /**
@@ -24,11 +25,13 @@ export interface ResolvedImage {
  * index, the matching child manifest (never a BuildKit attestation manifest) becomes the subject.
  */
 export async function resolveImage(ctx: Context, image: string, platform?: Platform): Promise<ResolvedImage> {
-  const [{ resolveReference }, { OciError }, { dockerReferenceOf }] = await Promise.all([
-    import('../../oci/registry/resolve.ts'),
-    import('../../oci/errors.ts'),
-    import('../../sign/payloads/simple-signing.ts'),
-  ]);
+  const [{ attachmentRepository, resolveReference }, { OciError }, { dockerReferenceOf }, { parseReference }] =
+    await Promise.all([
+      import('../../oci/registry/resolve.ts'),
+      import('../../oci/errors.ts'),
+      import('../../sign/payloads/simple-signing.ts'),
+      import('../../oci/reference.ts'),
+    ]);
   const { ref, registry, descriptor: root } = await resolveReference(image, ctx.registry, ctx.signal);
   let subject = root;
   if (platform) {
@@ -58,20 +61,10 @@ export async function resolveImage(ctx: Context, image: string, platform?: Platf
     }
   }
   const repositoryName = dockerReferenceOf(ref);
-  let store = { registry, repository: ref.repository, name: repositoryName };
-  if (ctx.signatureRepository) {
-    const [{ parseReference }, { registryFor }] = await Promise.all([
-      import('../../oci/reference.ts'),
-      import('../../oci/registry/client.ts'),
-    ]);
-    const over = parseReference(ctx.signatureRepository);
-    store = {
-      registry: registryFor(over.registry, ctx.registry),
-      repository: over.repository,
-      name: dockerReferenceOf(over),
-    };
-  }
-  return { ref, registry, repositoryName, root, subject, store };
+  const store = attachmentRepository(ref, registry, ctx.signatureRepository, ctx.registry);
+  // Names as cosign prints them (Docker Hub as index.docker.io).
+  const storeName = ctx.signatureRepository ? dockerReferenceOf(parseReference(store.name)) : repositoryName;
+  return { ref, registry, repositoryName, root, subject, store: { ...store, name: storeName } };
 }
 
 interface TreeArgs {

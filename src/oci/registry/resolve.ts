@@ -1,6 +1,6 @@
 import type { Descriptor } from '../manifest.ts';
 import { OciError } from '../errors.ts';
-import { parseReference, type Reference, referenceTarget } from '../reference.ts';
+import { parseReference, parseRepository, type Reference, referenceTarget } from '../reference.ts';
 import { type Registry, registryFor, type RegistryOptions } from './client.ts';
 
 export interface ResolvedReference {
@@ -23,4 +23,27 @@ export async function resolveReference(
     throw new OciError('MANIFEST_UNKNOWN', `${reference}: no such manifest in ${ref.registry}/${ref.repository}`);
   }
   return { ref, registry, descriptor };
+}
+
+/** Where attachments are stored: a repository on some registry, with the client for it. */
+export interface RepositoryLocation {
+  registry: Registry;
+  repository: string;
+  /** `registry/repository`. */
+  name: string;
+}
+
+/**
+ * The repository attachments of `ref` live in: `override` (cosign's `COSIGN_REPOSITORY`,
+ * `registry/repository` on any registry) when given, else the image's own.
+ */
+export function attachmentRepository(
+  ref: Reference,
+  registry: Registry,
+  override?: string,
+  options?: RegistryOptions,
+): RepositoryLocation {
+  if (!override) return { registry, repository: ref.repository, name: `${ref.registry}/${ref.repository}` };
+  const r = parseRepository(override);
+  return { registry: registryFor(r.registry, options), repository: r.repository, name: r.name };
 }
