@@ -63,20 +63,40 @@ export function defaultTrustedRoot(env: NodeJS.ProcessEnv = process.env): Record
 
 /** A trusted_root.json file (protobuf-specs JSON), parsed. */
 export function readTrustedRoot(path: string): Record<string, unknown> {
-  let doc: unknown;
+  let text: string;
   try {
-    doc = JSON.parse(readFileSync(path, 'utf8'));
+    text = readFileSync(path, 'utf8');
   } catch (err) {
     throw new VerifyError('TRUST_ROOT_INVALID', `trusted root ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  return parseTrustedRoot(text, `trusted root ${path}`);
+}
+
+/** trusted_root.json text, parsed; `what` names it in errors. */
+export function parseTrustedRoot(text: string, what: string): Record<string, unknown> {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    throw new VerifyError('TRUST_ROOT_INVALID', `${what}: ${(err as Error).message}`, { cause: err });
   }
   if (
     typeof doc !== 'object' ||
     doc === null ||
     !String((doc as Record<string, unknown>)['mediaType']).includes('trustedroot')
   ) {
-    throw new VerifyError('TRUST_ROOT_INVALID', `trusted root ${path}: not a Sigstore trusted_root.json (mediaType)`);
+    throw new VerifyError('TRUST_ROOT_INVALID', `${what}: not a Sigstore trusted_root.json (mediaType)`);
   }
   return doc as Record<string, unknown>;
+}
+
+/** What @sigstore/verify verifies against, from a parsed trusted root. */
+export function trustMaterialOf(json: Record<string, unknown>): TrustMaterial {
+  try {
+    return toTrustMaterial(TrustedRoot.fromJSON(json));
+  } catch (err) {
+    throw new VerifyError('TRUST_ROOT_INVALID', `trusted root: ${(err as Error).message}`, { cause: err });
+  }
 }
 
 const PEM_CERT = /-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]+?-----END CERTIFICATE-----/g;
@@ -133,13 +153,7 @@ export function loadTrust(o: TrustOptions): { json: Record<string, unknown>; mat
   if (!hit) {
     let json = o.trustedRoot ? readTrustedRoot(o.trustedRoot) : defaultTrustedRoot();
     if (o.caRoots) json = rootWithCustomCAs(json, o.caRoots, o.caIntermediates);
-    let material: TrustMaterial;
-    try {
-      material = toTrustMaterial(TrustedRoot.fromJSON(json));
-    } catch (err) {
-      throw new VerifyError('TRUST_ROOT_INVALID', `trusted root: ${(err as Error).message}`, { cause: err });
-    }
-    hit = { json, material };
+    hit = { json, material: trustMaterialOf(json) };
     cache.set(key, hit);
   }
   return hit;

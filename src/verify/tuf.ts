@@ -2,10 +2,15 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { TrustedRoot } from '@sigstore/protobuf-specs';
-import { toTrustMaterial } from '@sigstore/verify';
 import { VerifyError } from './errors.ts';
-import { defaultTufCacheDir, PUBLIC_GOOD_TUF, resetTrustCache, TUF_TRUSTED_ROOT_FILE } from './trust-material.ts';
+import {
+  defaultTufCacheDir,
+  parseTrustedRoot,
+  PUBLIC_GOOD_TUF,
+  resetTrustCache,
+  trustMaterialOf,
+  TUF_TRUSTED_ROOT_FILE,
+} from './trust-material.ts';
 
 /**
  * `cosign initialize`: a TUF client update (root rotation, timestamp, snapshot and targets
@@ -136,9 +141,8 @@ async function checkTufRoot(file: string): Promise<void> {
 /** The target passed TUF's hash check; it must also be a trusted root verification can use. */
 function usableTrustedRoot(text: string, mirror: string, path: string): Record<string, unknown> {
   try {
-    const doc = JSON.parse(text) as Record<string, unknown>;
-    if (!String(doc?.['mediaType']).includes('trustedroot')) throw new Error('no trustedroot mediaType');
-    toTrustMaterial(TrustedRoot.fromJSON(doc));
+    const doc = parseTrustedRoot(text, 'target');
+    trustMaterialOf(doc);
     return doc;
   } catch (err) {
     throw new VerifyError(
