@@ -9,7 +9,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const BUILD_ID_FILE = 'build-id.json';
+const BUILD_ID_FILE = 'build-id.json';
 
 let memo: Promise<string> | undefined;
 
@@ -30,7 +30,7 @@ async function readBuildId(): Promise<string> {
 }
 
 /** sha256 over every file's path and content below `root` (sorted; the build id itself left out). */
-export async function hashTree(root: string): Promise<string> {
+async function hashTree(root: string): Promise<string> {
   const entries = await readdir(root, { recursive: true, withFileTypes: true });
   const files = entries
     .filter((e) => e.isFile() && e.name !== BUILD_ID_FILE)
