@@ -19,6 +19,14 @@ if (major < 24) {
 const flagged = [...process.execArgv, process.env.NODE_OPTIONS ?? ''].some((a) => a.includes('semi-space'));
 if (args[0] === 'sbom' && !flagged) setFlagsFromString('--semi-space-growth-factor=1');
 
+/**
+ * `verify` over many images is I/O-bound and makes short-lived garbage (responses, parsed JSON)
+ * faster than V8's default heuristics collect it: 1,000 references peaked at ~210 MB RSS with
+ * under 30 MB live. V8's memory-saving mode holds the heap near the live set (~130 MB at 1,000,
+ * ~115 MB at 100, so memory stays flat with the count) for ~0.9 s more CPU on 1,000 images.
+ */
+if (args[0]?.startsWith('verify')) setFlagsFromString('--optimize-for-size');
+
 // Cache V8's compiled code on disk between runs: sigil is a short-lived CLI whose start-up is
 // mostly compiling its own modules, undici and yargs.
 nodeModule.enableCompileCache?.();
