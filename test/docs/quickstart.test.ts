@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTempDir } from '../harness/processes.ts';
 import { startRegistry, type TestRegistry } from '../harness/registry.ts';
 import { APP_PACKAGES, pushAppImage } from './app-image.ts';
-import { fencedBlocks, NODE_DIR, runBash, scriptEnv } from './shell.ts';
+import { copyCheckout, fencedBlocks, NODE_DIR, runBash, scriptEnv } from './shell.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const README = await readFile(join(ROOT, 'README.md'), 'utf8');
@@ -26,23 +26,6 @@ let registry: TestRegistry;
 let tmp: string;
 let prefix: string;
 let env: NodeJS.ProcessEnv;
-
-/** This checkout's files as a fresh clone would have them (tracked and new, not ignored), without node_modules. */
-async function copyCheckout(to: string): Promise<void> {
-  const files = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], {
-    cwd: ROOT,
-    encoding: 'utf8',
-  })
-    .split('\0')
-    .filter((f) => f !== '' && f !== 'node_modules' && !f.startsWith('node_modules/'));
-  for (const f of files) {
-    await mkdir(join(to, f, '..'), { recursive: true });
-    await cp(join(ROOT, f), join(to, f), { dereference: false }).catch((e: NodeJS.ErrnoException) => {
-      // A file deleted in the work tree but not yet in the index: a clone would not have it either.
-      if (e.code !== 'ENOENT') throw e;
-    });
-  }
-}
 
 beforeAll(async () => {
   registry = await startRegistry();

@@ -3,9 +3,10 @@
  * reader or a CI runner would run them, and a PATH on which `sigil` is this checkout's
  * bin/sigil.js and `node` is the Node 24 running the tests.
  */
-import { spawn } from 'node:child_process';
-import { mkdir, symlink } from 'node:fs/promises';
+import { execFileSync, spawn } from 'node:child_process';
+import { cp, mkdir, symlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { SIGIL_BIN } from '../helpers/cli.ts';
 
 export interface ShellResult {
@@ -23,13 +24,16 @@ export function fencedBlocks(markdown: string, marker: string): string[] {
   return [...section.matchAll(/^```sh\n([\s\S]*?)^```$/gm)].map((m) => m[1]!);
 }
 
-/** Runs `script` with `bash -euo pipefail` (and -x, so a failure's log shows the command). */
+/**
+ * Runs `script` with `bash -euo pipefail` (and -x, so a failure's log shows the command);
+ * `flags` replaces `-euxo pipefail`, e.g. with GitHub's `-exo pipefail` for workflow steps.
+ */
 export function runBash(
   script: string,
-  options: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs?: number },
+  options: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs?: number; flags?: string[] },
 ): Promise<ShellResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn('bash', ['-euxo', 'pipefail', '-c', script], {
+    const child = spawn('bash', [...(options.flags ?? ['-euxo', 'pipefail']), '-c', script], {
       cwd: options.cwd,
       env: options.env,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -74,4 +78,23 @@ export function scriptEnv(vars: Record<string, string>): NodeJS.ProcessEnv {
     NO_PROXY: '127.0.0.1',
   };
   return { ...env, ...guard, ...vars };
+}
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** This checkout's files as a fresh clone would have them (tracked and new, not ignored), without node_modules. */
+export async function copyCheckout(to: string): Promise<void> {
+  const files = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  })
+    .split('\0')
+    .filter((f) => f !== '' && f !== 'node_modules' && !f.startsWith('node_modules/'));
+  for (const f of files) {
+    await mkdir(join(to, f, '..'), { recursive: true });
+    await cp(join(ROOT, f), join(to, f), { dereference: false }).catch((e: NodeJS.ErrnoException) => {
+      // A file deleted in the work tree but not yet in the index: a clone would not have it either.
+      if (e.code !== 'ENOENT') throw e;
+    });
+  }
 }
