@@ -83,8 +83,10 @@ describe('README quickstart', () => {
     for (const name of APP_PACKAGES) expect(run.stdout).toContain(name);
     const cdx = JSON.parse(await readFile(join(work, 'app.cdx.json'), 'utf8')) as { components: { name: string }[] };
     expect(cdx.components.map((c) => c.name)).toEqual(expect.arrayContaining(APP_PACKAGES));
-    // The final line's report: the policy passed for the image.
-    expect(run.stdout).toMatch(/allow/i);
+    // The final command's report: the image allowed, the key and the SBOM attestation found.
+    expect(run.stdout).toMatch(/\): ALLOW$/m);
+    expect(run.stdout).toMatch(/^ {4}authority release-key \(key\): pass$/m);
+    expect(run.stdout).toMatch(/^ {4}attestation sbom \(https:\/\/cyclonedx\.org\/bom\): pass$/m);
 
     // The policy bites: a policy naming another key denies the same image (exit 1).
     await mkdir(join(tmp, 'other'));
@@ -99,7 +101,8 @@ describe('README quickstart', () => {
       },
     );
     expect(denied.code, denied.stdout + denied.stderr).toBe(1);
-    expect(denied.stdout).toMatch(/deny/i);
+    expect(denied.stdout).toMatch(/\): DENY$/m);
+    expect(denied.stdout).toMatch(/^ {4}authority release-key \(key\): (?!pass)/m);
   }, 300_000);
 
   it('ends in a deny when the attest step is left out', async () => {
@@ -120,6 +123,8 @@ describe('README quickstart', () => {
     const run = await runBash(steps, { cwd: work, env });
     expect(run.code, run.stderr).toBe(1);
     expect(run.stderr).toMatch(/\+ sigil verify --policy policies\//);
-    expect(run.stdout).toMatch(/deny/i);
+    expect(run.stdout).toMatch(/\): DENY$/m);
+    expect(run.stdout).toMatch(/^ {4}authority release-key \(key\): pass$/m);
+    expect(run.stdout).toMatch(/^ {4}attestation sbom \(https:\/\/cyclonedx\.org\/bom\): (?!pass)/m);
   }, 120_000);
 });

@@ -322,12 +322,15 @@ describe('GitHub Actions recipes and action.yml', () => {
     const allowed = await runGate(`${registry.host}/acme/app@${digest}`);
     expect(allowed.result?.code, allowed.result?.stdout + allowed.result!.stderr).toBe(0);
     expect(allowed.outputs['exit-code']).toBe('0');
+    expect(allowed.result?.stdout).toMatch(/\): ALLOW$/m);
+    expect(allowed.result?.stdout).toMatch(/^ {4}attestation sbom \(https:\/\/cyclonedx\.org\/bom\): pass$/m);
 
     // Unsigned: denied, and the action fails the job with sigil's exit code.
     const unsigned = await pushAppImage(`${registry.host}/acme/app:unsigned`, 'unsigned');
     const denied = await runGate(`${registry.host}/acme/app@${unsigned}`);
     expect(denied.result?.code, denied.result?.stdout).toBe(1);
     expect(denied.outputs['exit-code']).toBe('1');
+    expect(denied.result?.stdout).toMatch(/\): DENY$/m);
 
     // Signed keyless, but by a workflow on a branch, not a version tag: denied as well.
     const branch = await pushAppImage(`${registry.host}/acme/app:main`, 'main');
@@ -342,6 +345,7 @@ describe('GitHub Actions recipes and action.yml', () => {
     expect(signed.code, signed.stderr).toBe(0);
     const wrongIdentity = await runGate(`${registry.host}/acme/app@${branch}`);
     expect(wrongIdentity.result?.code, wrongIdentity.result?.stdout).toBe(1);
+    expect(wrongIdentity.result?.stdout).toMatch(/^ {4}authority release-pipeline \(keyless\): (?!pass)/m);
 
     // A shell metacharacter in the input reaches sigil as text: no command runs.
     const injected = await runGate(`${registry.host}/acme/app@${digest};touch${'${IFS}'}pwned`);
@@ -419,9 +423,11 @@ describe('GitLab CI recipe', () => {
     );
     const verify = await job(pipeline.verify.script);
     expect(verify.code, verify.stdout + verify.stderr).toBe(0);
+    expect(verify.stdout).toMatch(/\): ALLOW$/m);
 
     const unsigned = await pushAppImage(`${variables.IMAGE}:unsigned`, 'unsigned');
     const denied = await job(pipeline.verify.script, { DIGEST: unsigned });
     expect(denied.code, denied.stdout).toBe(1);
+    expect(denied.stdout).toMatch(/\): DENY$/m);
   }, 180_000);
 });
