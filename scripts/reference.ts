@@ -54,7 +54,7 @@ function optionDoc(name: string, spec: Spec = {}): OptionDoc {
   const aliases = spec.alias === undefined ? [] : typeof spec.alias === 'string' ? [spec.alias] : [...spec.alias];
   return {
     name,
-    type: spec.type ?? (spec.choices ? 'string' : 'string'),
+    type: spec.type ?? 'string',
     aliases,
     ...(spec.default !== undefined ? { default: spec.default } : {}),
     ...(spec.choices ? { choices: spec.choices } : {}),
@@ -219,7 +219,8 @@ function anchor(c: CommandDoc): string {
 function renderCommand(c: CommandDoc, lines: string[], level: number): void {
   lines.push(`${'#'.repeat(level)} sigil ${c.path.join(' ')}`, '');
   const usage = [...c.path.slice(0, -1), c.usage].join(' ');
-  lines.push('```', `sigil ${usage}${c.options.length > 0 ? ' [flags]' : ''}`, '```', '');
+  const sub = c.subcommands.length > 0 ? ' <command>' : '';
+  lines.push('```', `sigil ${usage}${sub}${c.options.length > 0 ? ' [flags]' : ''}`, '```', '');
   if (c.describe) lines.push(`${c.describe}.`.replace(/\.\.$/, '.'), '');
   if (c.positionals.length > 0) lines.push(...table(c.positionals, true), '');
   if (c.options.length > 0) lines.push(...table(c.options, false), '');
