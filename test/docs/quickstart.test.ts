@@ -69,7 +69,7 @@ describe('README quickstart', () => {
   it('installs offline from a copy of this checkout, then runs every block verbatim and the policy allows', async () => {
     const clone = join(tmp, 'clone');
     await copyCheckout(clone);
-    const install = await runBash(blocks[0]!, { cwd: clone, env, timeoutMs: 240_000 });
+    const install = await runBash(blocks[0]!, { cwd: clone, env, timeoutMs: 420_000 });
     expect(install.code, install.stderr).toBe(0);
     expect(install.stdout).toMatch(/^\d+\.\d+\.\d+/m);
     // The sigil on PATH is the one npm installed into the prefix, not this checkout's.
@@ -103,7 +103,7 @@ describe('README quickstart', () => {
     expect(denied.code, denied.stdout + denied.stderr).toBe(1);
     expect(denied.stdout).toMatch(/\): DENY$/m);
     expect(denied.stdout).toMatch(/^ {4}authority release-key \(key\): (?!pass)/m);
-  }, 300_000);
+  }, 540_000);
 
   it('ends in a deny when the attest step is left out', async () => {
     // A new image under the same tag: nothing of the first run is attached to it.
