@@ -9,11 +9,11 @@
  * naming another key denies, and the same steps without the attest line end in a deny.
  */
 import { execFileSync } from 'node:child_process';
-import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeTempDir } from '../harness/processes.ts';
+import { makeTempDir, untrackTempDir } from '../harness/processes.ts';
 import { startRegistry, type TestRegistry } from '../harness/registry.ts';
 import { APP_PACKAGES, pushAppImage } from './app-image.ts';
 import { copyCheckout, fencedBlocks, NODE_DIR, runBash, scriptEnv } from './shell.ts';
@@ -47,6 +47,11 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await registry?.stop();
+  // A copy of the checkout with its node_modules: 360 MB, not left for a later run to sweep.
+  if (tmp) {
+    await rm(tmp, { recursive: true, force: true });
+    untrackTempDir(tmp);
+  }
 });
 
 describe('README quickstart', () => {

@@ -14,14 +14,14 @@
  * GitLab's `git clone` + npm install lines (no internet; the action's install step, which is
  * the same `npm ci && npm install -g .`, runs offline from a copy of this checkout).
  */
-import { readFile, writeFile, mkdir } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { serveLoopback, type LoopbackServer } from '../harness/http-server.ts';
-import { makeTempDir } from '../harness/processes.ts';
+import { makeTempDir, untrackTempDir } from '../harness/processes.ts';
 import { startRegistry, type TestRegistry } from '../harness/registry.ts';
 import { sigstoreFlags, startSigstoreStack, type SigstoreStack } from '../harness/sigstore-stack.ts';
 import { runSigil } from '../helpers/cli.ts';
@@ -119,6 +119,11 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all([registry?.stop(), stack?.stop(), oidc?.stop()]);
+  // The action's copy of the checkout with its node_modules: 360 MB, not left for a later run to sweep.
+  if (tmp) {
+    await rm(tmp, { recursive: true, force: true });
+    untrackTempDir(tmp);
+  }
 });
 
 /** A policy folder as a repository would keep it, naming the stand-in Sigstore's trusted root. */
