@@ -20,7 +20,8 @@ import { type GlobalArgs, makeContext, VERSION } from './context.ts';
 import { ExitCode, exitCodeFor } from './exit-codes.ts';
 import { type Io, Printer } from './output.ts';
 
-const COMMANDS: Command[] = [
+/** Every top-level command, in `sigil --help` order (scripts/reference.ts documents them from here). */
+export const COMMANDS: Command[] = [
   digestCommand,
   manifestCommand,
   configCommand,
@@ -83,51 +84,13 @@ export async function main(args: string[], io: Io = processIo()): Promise<number
     }
   };
 
-  let parser: Argv<GlobalArgs> = yargs()
-    .scriptName('sigil')
-    .usage(
-      '$0 <command> [options]\n\nContainer supply-chain security: copy, inspect, SBOM, sign and verify OCI images.',
-    )
-    // One flag, two meanings, as users of syft and crane expect: `-o text|json` for results, and
-    // for `sbom` the repeatable syft form `-o FORMAT[=FILE]`. makeContext checks which applies.
-    .option('output', {
-      alias: 'o',
-      type: 'string',
-      array: true,
-      // One value per -o: without this an array flag swallows the positional arguments after it.
-      nargs: 1,
-      default: [] as string[],
-      describe: 'result format on stdout: text or json (sbom: FORMAT[=FILE], repeatable)',
-      global: true,
-    })
-    .option('verbose', {
-      alias: 'v',
-      type: 'boolean',
-      default: false,
-      describe: 'more detail; stack traces on errors',
-      global: true,
-    })
-    .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no status on stderr', global: true })
-    .option('insecure-registry', {
-      type: 'string',
-      array: true,
-      // One value per -o: without this an array flag swallows the positional arguments after it.
-      nargs: 1,
-      default: [] as string[],
-      describe: 'registry host that may be reached over plain HTTP (repeatable); loopback hosts always may',
-      global: true,
-    })
-    .option('plain-http', {
-      type: 'boolean',
-      default: false,
-      describe: 'use plain HTTP for every registry',
-      global: true,
-    })
-    .option('authfile', {
-      type: 'string',
-      describe: 'credentials file (docker config.json or podman auth.json format)',
-      global: true,
-    })
+  let parser: Argv<GlobalArgs> = globalOptions(
+    yargs()
+      .scriptName('sigil')
+      .usage(
+        '$0 <command> [options]\n\nContainer supply-chain security: copy, inspect, SBOM, sign and verify OCI images.',
+      ),
+  )
     // yargs' conflicts() counts a defaulted boolean as given, so check the pair by hand.
     .check((argv) => {
       if (argv.verbose && argv.quiet) throw new Error('use --verbose or --quiet, not both');
@@ -169,6 +132,53 @@ export async function main(args: string[], io: Io = processIo()): Promise<number
     process.off('SIGTERM', onSignal);
   }
   return failed ? ExitCode.Usage : exitCode;
+}
+
+/** The flags every command takes (GlobalArgs). */
+export function globalOptions<T>(y: Argv<T>) {
+  return (
+    y
+      // One flag, two meanings, as users of syft and crane expect: `-o text|json` for results, and
+      // for `sbom` the repeatable syft form `-o FORMAT[=FILE]`. makeContext checks which applies.
+      .option('output', {
+        alias: 'o',
+        type: 'string',
+        array: true,
+        // One value per -o: without this an array flag swallows the positional arguments after it.
+        nargs: 1,
+        default: [] as string[],
+        describe: 'result format on stdout: text or json (sbom: FORMAT[=FILE], repeatable)',
+        global: true,
+      })
+      .option('verbose', {
+        alias: 'v',
+        type: 'boolean',
+        default: false,
+        describe: 'more detail; stack traces on errors',
+        global: true,
+      })
+      .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no status on stderr', global: true })
+      .option('insecure-registry', {
+        type: 'string',
+        array: true,
+        // One value per -o: without this an array flag swallows the positional arguments after it.
+        nargs: 1,
+        default: [] as string[],
+        describe: 'registry host that may be reached over plain HTTP (repeatable); loopback hosts always may',
+        global: true,
+      })
+      .option('plain-http', {
+        type: 'boolean',
+        default: false,
+        describe: 'use plain HTTP for every registry',
+        global: true,
+      })
+      .option('authfile', {
+        type: 'string',
+        describe: 'credentials file (docker config.json or podman auth.json format)',
+        global: true,
+      })
+  );
 }
 
 /**
