@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Descriptor } from '../../../src/oci/manifest.ts';
 import { MediaType } from '../../../src/oci/media-types.ts';
 import { Registry } from '../../../src/oci/registry/client.ts';
-import { type Corruption, type CorruptingProxy, startCorruptingProxy } from '../../harness/corrupting-proxy.ts';
+import { type Fault, type FaultProxy, startFaultProxy } from '../../harness/fault-proxy.ts';
 import { startRegistry, type TestRegistry } from '../../harness/registry.ts';
 
 function desc(bytes: Uint8Array, mediaType: string): Descriptor {
@@ -14,11 +14,11 @@ function desc(bytes: Uint8Array, mediaType: string): Descriptor {
 
 describe('a registry whose answers are damaged in transit', () => {
   let r: TestRegistry;
-  let proxy: CorruptingProxy;
+  let proxy: FaultProxy;
   let direct: Registry;
   let viaProxy: Registry;
   /** Decides, per proxied request, what to damage; reset by each test. */
-  let corrupt: (method: string, url: string, range: string | undefined) => Corruption = () => false;
+  let corrupt: (method: string, url: string, range: string | undefined) => Fault = () => false;
   const layerBytes = randomBytes(200_000);
   const layer = desc(layerBytes, MediaType.OciLayerGzip);
   const configBytes = Buffer.from(
@@ -40,8 +40,8 @@ describe('a registry whose answers are damaged in transit', () => {
       await direct.pushBlob('integrity/app', d, async () => Readable.from([b]));
     }
     await direct.putManifest('integrity/app', 'v1', manifestBytes, MediaType.OciManifest);
-    proxy = await startCorruptingProxy(r.url, {
-      corrupt: (req) => corrupt(req.method ?? '', req.url ?? '', req.headers.range),
+    proxy = await startFaultProxy(r.url, {
+      fault: (req) => corrupt(req.method ?? '', req.url ?? '', req.headers.range),
     });
     viaProxy = new Registry(proxy.host, { retry: { minDelayMs: 10, maxDelayMs: 50 } });
   }, 20_000);
@@ -82,7 +82,7 @@ describe('a registry whose answers are damaged in transit', () => {
       .exchanges()
       .slice(before)
       .filter((x) => x.url.includes('/blobs/'));
-    expect(blobGets.map((x) => [x.status, x.corruption])).toEqual([
+    expect(blobGets.map((x) => [x.status, x.fault])).toEqual([
       [200, 'drop-after:70000'],
       [206, undefined],
     ]);
