@@ -6,7 +6,7 @@ import type { Credential, CredentialStore } from '../credentials.ts';
 import { OciError } from '../errors.ts';
 import { registryApiHost } from '../reference.ts';
 import { basicAuthorization, type Challenge, parseChallenges, TokenCache } from './auth.ts';
-import { discard, readLimited, redactUrl, responseError } from './response-error.ts';
+import { discard, redactUrl, responseError } from './response-error.ts';
 import {
   Backoff,
   isConnectError,
@@ -269,6 +269,26 @@ export class Transport {
     }
   }
 
+  /**
+   * {@link send}, then the whole body (at most `limit` bytes, else MANIFEST_INVALID); a body
+   * that breaks off is asked for again within the retry policy, as a failed request would be.
+   */
+  async sendBounded(
+    req: RegistryRequest,
+    limit: number,
+    what: string,
+  ): Promise<{ res: RegistryResponse; bytes: Uint8Array }> {
+    const backoff = new Backoff(this.options.retry);
+    for (;;) {
+      const res = await this.send(req);
+      try {
+        return { res, bytes: await readBounded(res, limit, what) };
+      } catch (e) {
+        if (!(e instanceof OciError && e.code === 'NETWORK') || !(await backoff.wait(undefined, req.signal))) throw e;
+      }
+    }
+  }
+
   /** Sends a request, with auth, retries and redirects; returns only answers whose status is in `req.ok`. */
   async send(req: RegistryRequest): Promise<RegistryResponse> {
     const retryable = req.retry ?? ['GET', 'HEAD', 'PUT', 'DELETE'].includes(req.method);
@@ -406,7 +426,27 @@ export async function readBounded(res: RegistryResponse, limit: number, what: st
     discard(res.body);
     throw new OciError('MANIFEST_INVALID', `${what}: ${declared} bytes is over the ${limit}-byte limit`);
   }
-  const raw = await readLimited(res.body, limit + 1);
+  // Unlike an error body, a body read for its content must not end quietly short when the
+  // connection breaks: that is a NETWORK error (retried by sendBounded), not wrong bytes.
+  const chunks: Buffer[] = [];
+  let total = 0;
+  try {
+    for await (const chunk of res.body as AsyncIterable<Buffer>) {
+      chunks.push(chunk);
+      total += chunk.length;
+      if (total > limit) break;
+    }
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    throw new OciError(
+      'NETWORK',
+      `${what}: the answer broke off after ${total} bytes: ${(e as Error).message}${code ? ` (${code})` : ''}`,
+      { cause: e },
+    );
+  } finally {
+    discard(res.body);
+  }
+  const raw = Buffer.concat(chunks);
   if (raw.byteLength > limit) {
     throw new OciError('MANIFEST_INVALID', `${what}: more than the ${limit}-byte limit`);
   }

@@ -88,6 +88,26 @@ describe('a registry whose answers are damaged in transit', () => {
     ]);
   });
 
+  it('a connection dropped mid-manifest (and mid tag list) is asked for again, not taken as wrong bytes', async () => {
+    let dropped = 0;
+    corrupt = (m, url) => {
+      if (m !== 'GET' || !(url.includes('/manifests/') || url.includes('/tags/list')) || dropped >= 2) return false;
+      dropped++;
+      return 'drop-after:20';
+    };
+    const got = await viaProxy.getManifest('integrity/app', 'v1');
+    expect(got.descriptor.digest).toBe(manifest.digest);
+    expect(await viaProxy.tags('integrity/app')).toEqual(['v1']);
+    expect(dropped).toBe(2);
+
+    // Broken on every try: NETWORK naming the manifest, within the retry budget.
+    corrupt = (m, url) => m === 'GET' && url.includes('/manifests/') && 'drop-after:20';
+    const err = await viaProxy.getManifest('integrity/app', 'v1').catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'NETWORK' });
+    expect((err as Error).message).toContain('manifest 127.0.0.1:');
+    expect((err as Error).message).toContain('broke off after 20 bytes');
+  });
+
   it('a connection dropped on every try: gives up, bounded, with NETWORK', async () => {
     corrupt = (m, url) => m === 'GET' && url.includes(`/blobs/${layer.digest}`) && 'drop-after:1000';
     const started = Date.now();
