@@ -19,7 +19,7 @@ import { repositoryScope } from './auth.ts';
 import { fetchReferrers, type ReferrersResult, referrersTagFallback } from './referrers.ts';
 import { discard } from './response-error.ts';
 import { Backoff, isNetworkError, resolveRetryPolicy, type RetryPolicy } from './retry.ts';
-import { header, type RegistryResponse, Transport } from './transport.ts';
+import { header, markExhausted, type RegistryResponse, Transport } from './transport.ts';
 import { RequestCount, type RequestEvent } from './request-count.ts';
 import { uploadBlob } from './upload.ts';
 
@@ -523,10 +523,13 @@ async function* resumingBody(
       if (signal?.aborted) throw signal.reason ?? failure;
       if (failure !== undefined && !isNetworkError(failure)) throw failure;
       if (!(await backoff.wait(undefined, signal))) {
-        throw new OciError(
-          'NETWORK',
-          `${what}: the transfer broke off at byte ${offset}${size >= 0 ? ` of ${size}` : ''} and resuming failed after ${backoff.attempts} tries${failure ? `: ${(failure as Error).message}` : ''}`,
-          { cause: failure },
+        // Spent: an upload streaming this blob must not start it all over again.
+        throw markExhausted(
+          new OciError(
+            'NETWORK',
+            `${what}: the transfer broke off at byte ${offset}${size >= 0 ? ` of ${size}` : ''} and resuming failed after ${backoff.attempts} tries${failure ? `: ${(failure as Error).message}` : ''}`,
+            { cause: failure },
+          ),
         );
       }
       discard(res.body);

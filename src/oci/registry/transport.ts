@@ -65,6 +65,12 @@ let sharedAgent: Agent | undefined;
 /** Errors after which this transport already spent its retry budget; callers must not retry them again. */
 const exhausted = new WeakSet<object>();
 
+/** Marks an error whose retries were already spent (a blob resumed to exhaustion), so callers do not retry it again. */
+export function markExhausted<E extends object>(e: E): E {
+  exhausted.add(e);
+  return e;
+}
+
 /**
  * Would trying the whole operation again (a new upload session, say) help? True for network
  * failures and 429/5xx answers the transport has not itself retried to exhaustion.
@@ -284,7 +290,8 @@ export class Transport {
       try {
         return { res, bytes: await readBounded(res, limit, what) };
       } catch (e) {
-        if (!(e instanceof OciError && e.code === 'NETWORK') || !(await backoff.wait(undefined, req.signal))) throw e;
+        if (!(e instanceof OciError && e.code === 'NETWORK')) throw e;
+        if (!(await backoff.wait(undefined, req.signal))) throw markExhausted(e);
       }
     }
   }

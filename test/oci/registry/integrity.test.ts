@@ -117,6 +117,23 @@ describe('a registry whose answers are damaged in transit', () => {
     expect(Date.now() - started).toBeLessThan(5_000);
   });
 
+  it('an upload streaming a blob whose resumes were spent fails, without starting the whole read again', async () => {
+    corrupt = (m, url) => m === 'GET' && url.includes(`/blobs/${layer.digest}`) && 'truncate';
+    const before = proxy.exchanges().length;
+    const err = await direct
+      .pushBlob('integrity/copy', layer, () => viaProxy.getBlob('integrity/app', layer))
+      .catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'NETWORK' });
+    expect((err as Error).message).toContain(layer.digest);
+    // One read, resumed within one retry budget (5 tries), not five uploads of five tries each.
+    const gets = proxy
+      .exchanges()
+      .slice(before)
+      .filter((x) => x.url.includes('/blobs/'));
+    expect(gets.length).toBe(5);
+    expect(await direct.hasBlob('integrity/copy', layer.digest)).toBe(false);
+  });
+
   it('the same reads succeed through the proxy once it stops corrupting', async () => {
     corrupt = () => false;
     expect((await buffer(await viaProxy.getBlob('integrity/app', layer))).equals(layerBytes)).toBe(true);
