@@ -71,6 +71,14 @@ export function markExhausted<E extends object>(e: E): E {
   return e;
 }
 
+/** The Retry-After of a 429/5xx answer this transport did not retry itself (a non-idempotent request's). */
+const retryAfters = new WeakMap<object, number>();
+
+/** How long the registry asked to wait before an operation that failed with `e` is tried again. */
+export function retryAfterOf(e: unknown): number | undefined {
+  return typeof e === 'object' && e !== null ? retryAfters.get(e) : undefined;
+}
+
 /**
  * Would trying the whole operation again (a new upload session, say) help? True for network
  * failures and 429/5xx answers the transport has not itself retried to exhaustion.
@@ -365,7 +373,10 @@ export class Transport {
         exhausted.add(err);
         throw err;
       }
-      throw await this.failure(req.method, url, status, res, auth !== undefined);
+      const after = isRetryableStatus(status) ? parseRetryAfter(header(res.headers, 'retry-after')) : undefined;
+      const err = await this.failure(req.method, url, status, res, auth !== undefined);
+      if (after !== undefined) retryAfters.set(err, after);
+      throw err;
     }
   }
 
