@@ -25,6 +25,7 @@ import {
   type AppliedFault,
   type FaultProxy,
   type FaultRule,
+  type ProxiedExchange,
   scheduleFaults,
   startFaultProxy,
 } from '../harness/fault-proxy.ts';
@@ -46,6 +47,7 @@ type Selector = (method: string, path: string) => boolean;
 const any: Selector = () => true;
 const reads: Selector = (m) => m === 'GET' || m === 'HEAD';
 const writes: Selector = (m) => m === 'POST' || m === 'PUT' || m === 'PATCH';
+const puts: Selector = (m) => m === 'PUT';
 const blobGets: Selector = (m, p) => m === 'GET' && p.includes('/blobs/sha256:');
 /** Everything read but the subject's own manifest (`:1`): signatures, indexes, tag images, blobs. */
 const attachmentGets: Selector = (m, p) => m === 'GET' && !p.endsWith('/manifests/1');
@@ -81,7 +83,8 @@ const COLUMNS: Column[] = [
   {
     name: '429 Retry-After: 1',
     retryWins: true,
-    rules: (row) => [{ match: row.statusSel, fault: '429:1', schedule: first(2) }],
+    // For writers, the PUTs: an upload's PUT is not retried alone but restarts the upload.
+    rules: (row) => [{ match: row.statusSel === writes ? puts : row.statusSel, fault: '429:1', schedule: first(2) }],
   },
   {
     name: 'reset before response',
@@ -479,6 +482,26 @@ interface Outcome {
   cell: Cell;
   r: CliResult;
   faults: number;
+  exchanges: ProxiedExchange[];
+}
+
+/** What a retry of this exchange looks like: the same request; for an upload's PUT (whose retry is a new upload), a PUT of the same digest. */
+function operation(e: ProxiedExchange): string {
+  const url = new URL(e.url, 'http://proxy');
+  if (e.method === 'PUT' && url.pathname.includes('/blobs/uploads/'))
+    return `PUT upload ${url.searchParams.get('digest')}`;
+  return `${e.method} ${url.pathname}`;
+}
+
+/** Each 429 answer, with how long the client waited before trying that operation again. */
+function retryAfterWaits(exchanges: ProxiedExchange[]): { url: string; waited: number | undefined }[] {
+  const sorted = [...exchanges].sort((a, b) => a.at - b.at);
+  return sorted
+    .filter((e) => e.fault?.startsWith('429:'))
+    .map((e) => {
+      const again = sorted.find((x) => x.at > e.at && operation(x) === operation(e));
+      return { url: `${e.method} ${e.url.split('?')[0]}`, waited: again && again.at - e.at };
+    });
 }
 
 /** Runs one cell: its own proxy (or two) with the column's schedule, the row's setup, the CLI. */
@@ -492,9 +515,10 @@ async function runCell(row: Row, column: Column, slug: string): Promise<Outcome>
     const started = Date.now();
     const r = await runSigil(row.args(cell), { env });
     const ms = Date.now() - started;
-    const faults = proxies.flatMap((p) => p.exchanges()).filter((e) => e.fault !== undefined).length;
+    const exchanges = proxies.flatMap((p) => p.exchanges());
+    const faults = exchanges.filter((e) => e.fault !== undefined).length;
     table.set(row.name, (table.get(row.name) ?? new Map<string, string>()).set(column.name, label(r, faults, ms)));
-    return { cell, r, faults };
+    return { cell, r, faults, exchanges };
   } finally {
     await Promise.all(proxies.map((p) => p.stop()));
   }
@@ -517,7 +541,7 @@ describe('the fault matrix: command x fault through the fault proxy', () => {
     it(`${row.name}: every fault ends in success or a clean failure, nothing half-written`, async () => {
       const outcomes = await outcomesByRow.get(row)!;
       const problems: string[] = [];
-      for (const { cell, r, faults } of outcomes) {
+      for (const { cell, r, faults, exchanges } of outcomes) {
         const where = `${row.name} x ${cell.column.name}`;
         try {
           expect(faults, `${where}: no fault was injected`).toBeGreaterThan(0);
@@ -535,6 +559,12 @@ describe('the fault matrix: command x fault through the fault proxy', () => {
             }
           } else if (cell.column.retryWins) {
             expect(r.code, `${where}: ${r.stderr}`).toBe(0);
+          }
+          if (r.code === 0) {
+            // Retry-After: 1 was honoured: each rate-limited operation came back a second later, not sooner.
+            for (const w of retryAfterWaits(exchanges)) {
+              expect(w.waited, `${where}: ${w.url} retried after ${w.waited} ms`).toBeGreaterThanOrEqual(950);
+            }
           }
           await row.check(cell, r);
         } catch (e) {

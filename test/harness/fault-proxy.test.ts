@@ -80,7 +80,7 @@ describe('startFaultProxy', () => {
     const res = await rawGet(`${proxy.url}${blobPath}`);
     expect(res.status).toBe(200);
     expect(sha256(res.body)).toBe(digest);
-    expect(proxy.exchanges().at(-1)).toEqual({ method: 'GET', url: blobPath, status: 200 });
+    expect(proxy.exchanges().at(-1)).toEqual({ method: 'GET', url: blobPath, status: 200, at: expect.any(Number) });
   });
 
   it("'flip' changes exactly one byte and keeps Content-Length", async () => {
@@ -143,7 +143,10 @@ describe('startFaultProxy', () => {
     const res = await rawGet(`${proxy.url}${blobPath}`);
     expect(Date.now() - started).toBeGreaterThanOrEqual(290);
     expect(sha256(res.body)).toBe(digest);
-    expect(proxy.exchanges().at(-1)).toEqual({ method: 'GET', url: blobPath, status: 200, fault: 'latency:300' });
+    const last = proxy.exchanges().at(-1)!;
+    expect(last).toEqual({ method: 'GET', url: blobPath, status: 200, fault: 'latency:300', at: expect.any(Number) });
+    // Recorded when it arrived, before the delay.
+    expect(last.at - started).toBeLessThan(200);
   });
 
   it("'status:NNN' answers a distribution-style error without reaching the registry", async () => {
@@ -153,7 +156,13 @@ describe('startFaultProxy', () => {
       expect(res.status).toBe(status);
       const body = JSON.parse(res.body.toString()) as { errors: { code: string; message: string }[] };
       expect(body.errors[0]?.message).toBe(`injected fault: ${status}`);
-      expect(proxy.exchanges().at(-1)).toEqual({ method: 'GET', url: blobPath, status, fault: `status:${status}` });
+      expect(proxy.exchanges().at(-1)).toEqual({
+        method: 'GET',
+        url: blobPath,
+        status,
+        fault: `status:${status}`,
+        at: expect.any(Number),
+      });
     }
     // Not forwarded: a manifest PUT answered 503 never reaches the registry.
     const refusing = await startFaultProxy(registry.url, { fault: () => 'status:503' });
@@ -187,7 +196,13 @@ describe('startFaultProxy', () => {
   it("'reset' destroys the connection before any answer", async () => {
     mode = 'reset';
     await expect(rawGet(`${proxy.url}${blobPath}`)).rejects.toMatchObject({ code: 'ECONNRESET' });
-    expect(proxy.exchanges().at(-1)).toEqual({ method: 'GET', url: blobPath, status: 0, fault: 'reset' });
+    expect(proxy.exchanges().at(-1)).toEqual({
+      method: 'GET',
+      url: blobPath,
+      status: 0,
+      fault: 'reset',
+      at: expect.any(Number),
+    });
   });
 
   it('scheduleFaults fires on the first N matches, on every k-th, or always, counting per rule', async () => {

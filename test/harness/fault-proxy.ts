@@ -45,6 +45,8 @@ export interface ProxiedExchange {
   status: number;
   /** What was done to the request or its response, if anything. */
   fault?: AppliedFault;
+  /** When the request arrived (Date.now()). */
+  at: number;
 }
 
 export interface FaultProxy {
@@ -144,8 +146,10 @@ export async function startFaultProxy(upstream: string, options: FaultProxyOptio
   let selfOrigin = '';
 
   const rewriteUrls = (value: string): string => value.split(upstreamOrigin).join(selfOrigin);
+  const arrived = new WeakMap<IncomingMessage, number>();
   const record = (req: IncomingMessage, status: number, fault: AppliedFault | undefined): void => {
-    exchanges.push({ method: req.method ?? '', url: req.url ?? '', status, ...(fault ? { fault } : {}) });
+    const at = arrived.get(req) ?? Date.now();
+    exchanges.push({ method: req.method ?? '', url: req.url ?? '', status, ...(fault ? { fault } : {}), at });
   };
 
   const forward = (req: IncomingMessage, res: ServerResponse, fault: AppliedFault | undefined): void => {
@@ -202,6 +206,7 @@ export async function startFaultProxy(upstream: string, options: FaultProxyOptio
   };
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
+    arrived.set(req, Date.now());
     let fault: AppliedFault | undefined;
     try {
       fault = normalise(options.fault(req));
