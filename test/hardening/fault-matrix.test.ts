@@ -141,6 +141,8 @@ interface Row {
   mustFail?: boolean;
   prepare?: (cell: Cell) => Promise<void>;
   args: (cell: Cell) => string[];
+  /** How this row's command reports a failure, when not as `sigil: error [CODE]: …` (the policy report). */
+  failure?: (r: CliResult) => { code: string; message: string } | string;
   /** The row's invariants after the run; `r.code` may be anything the column allows. */
   check: (cell: Cell, r: CliResult) => Promise<void>;
 }
@@ -314,6 +316,19 @@ const ROWS: Row[] = [
     },
   },
   {
+    name: 'verify --policy (key, signature + attestation)',
+    statusSel: reads,
+    bodySel: attachmentGets,
+    args: (c) => ['verify', '-o', 'json', '--policy', join(work, 'policy.yaml'), `${c.host}/base/app:1`],
+    failure: policyFailure,
+    check: async (c, r) => {
+      if (c.column.persistentDamage) expect(r.code, 'the policy allowed on damaged signature bytes').not.toBe(0);
+      if (r.code === 0) {
+        expect(normalise(r.stdout, c)).toBe(baselines.get('verify --policy (key, signature + attestation)')!.stdout);
+      }
+    },
+  },
+  {
     name: 'verify --key (not validly signed)',
     statusSel: reads,
     bodySel: attachmentGets,
@@ -333,6 +348,38 @@ const ROWS: Row[] = [
     },
   },
 ];
+
+/**
+ * A policy decision other than allow, as the JSON DecisionReport states it: exit 1 (deny) or 2
+ * (error), every reason with a code and a message, the first one taken as the cell's code.
+ */
+function policyFailure(r: CliResult): { code: string; message: string } | string {
+  if (/^\s+at |TypeError|\[object Object\]/m.test(r.stderr)) return `an internal error leaks:\n${r.stderr}`;
+  let report: { images?: { decision?: string }[] };
+  try {
+    report = JSON.parse(r.stdout) as typeof report;
+  } catch {
+    return `no JSON decision report:\n${r.stdout}\n${r.stderr}`;
+  }
+  const image = report.images?.[0];
+  if (!image || image.decision === 'allow') return `exit ${r.code} with decision ${image?.decision}`;
+  const reasons: { code: string; message: string }[] = [];
+  const walk = (v: unknown): void => {
+    if (Array.isArray(v)) v.forEach(walk);
+    else if (typeof v === 'object' && v !== null) {
+      const o = v as Record<string, unknown>;
+      if (typeof o.code === 'string' && typeof o.message === 'string')
+        reasons.push({ code: o.code, message: o.message });
+      Object.values(o).forEach(walk);
+    }
+  };
+  walk(image);
+  const bad = reasons.find(
+    (x) => !/^[A-Z_]+$/.test(x.code) || x.message === '' || /undefined|TypeError/.test(x.message),
+  );
+  if (reasons.length === 0 || bad) return `a ${image.decision} without a clear reason: ${JSON.stringify(bad ?? image)}`;
+  return reasons[0]!;
+}
 
 /** `sigil: error [CODE]: message` as the one line a failure must be, or a reason it is not. */
 function cleanFailure(r: CliResult): { code: string; message: string } | string {
@@ -359,10 +406,10 @@ function cleanFailure(r: CliResult): { code: string; message: string } | string 
   return { code, message };
 }
 
-function label(r: CliResult, faults: number, ms: number): string {
+function label(row: Row, r: CliResult, faults: number, ms: number): string {
   const took = `${(ms / 1000).toFixed(1)} s`;
   if (r.code === 0) return `ok, ${faults} fault${faults === 1 ? '' : 's'} injected, ${took}`;
-  const f = cleanFailure(r);
+  const f = (row.failure ?? cleanFailure)(r);
   if (typeof f === 'string') return `exit ${r.code} UNCLEAN`;
   const digest = /sha256:([0-9a-f]{8})[0-9a-f]{56}/.exec(f.message)?.[1];
   return `exit ${r.code} ${f.code}${digest ? ` sha256:${digest}…` : ''}, ${faults} faults, ${took}`;
@@ -429,6 +476,29 @@ beforeAll(async () => {
   await writeFile(join(work, 'predicate.json'), JSON.stringify({ matrix: true }));
   const matrix = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   await writeFile(join(work, 'matrix.pub'), matrix.publicKey.export({ type: 'spki', format: 'pem' }));
+  await writeFile(
+    join(work, 'policy.yaml'),
+    [
+      'apiVersion: sigil.dev/v1',
+      'kind: Policy',
+      'metadata:',
+      '  name: matrix',
+      'spec:',
+      '  images:',
+      '    - glob: "**"',
+      '  authorities:',
+      '    - name: matrix-key',
+      '      key:',
+      '        path: matrix.pub',
+      '      tlog: ignore',
+      '  signatures:',
+      '    threshold: 1',
+      '  attestations:',
+      '    - name: base',
+      '      predicateType: https://example.test/base/v1',
+      '',
+    ].join('\n'),
+  );
   const matrixKey = keySigner(matrix.privateKey);
   otherKey = keySigner(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey);
 
@@ -517,7 +587,7 @@ async function runCell(row: Row, column: Column, slug: string): Promise<Outcome>
     const ms = Date.now() - started;
     const exchanges = proxies.flatMap((p) => p.exchanges());
     const faults = exchanges.filter((e) => e.fault !== undefined).length;
-    table.set(row.name, (table.get(row.name) ?? new Map<string, string>()).set(column.name, label(r, faults, ms)));
+    table.set(row.name, (table.get(row.name) ?? new Map<string, string>()).set(column.name, label(row, r, faults, ms)));
     return { cell, r, faults, exchanges };
   } finally {
     await Promise.all(proxies.map((p) => p.stop()));
@@ -546,7 +616,7 @@ describe('the fault matrix: command x fault through the fault proxy', () => {
         try {
           expect(faults, `${where}: no fault was injected`).toBeGreaterThan(0);
           if (r.code !== 0) {
-            const f = cleanFailure(r);
+            const f = (row.failure ?? cleanFailure)(r);
             if (typeof f === 'string') throw new Error(`not a clean failure: ${f}`);
           }
           if (row.mustFail) {
