@@ -87,9 +87,11 @@ const COLUMNS: Column[] = [
     rules: (row) => [{ match: row.statusSel === writes ? puts : row.statusSel, fault: '429:1', schedule: first(2) }],
   },
   {
-    name: 'reset before response',
+    name: 'reset before response, every 3rd',
     retryWins: true,
-    rules: (row) => [{ match: row.statusSel, fault: 'reset', schedule: first(2) }],
+    // Spread over the whole run: every kind of request (upload POST and PUT, manifest and
+    // fallback-index PUT, each read) meets a reset, and its retry (the next match) goes through.
+    rules: (row) => [{ match: row.statusSel, fault: 'reset', schedule: { every: 3 } }],
   },
   {
     name: 'reset mid-body',
@@ -378,7 +380,8 @@ function policyFailure(r: CliResult): { code: string; message: string } | string
     (x) => !/^[A-Z_]+$/.test(x.code) || x.message === '' || /undefined|TypeError/.test(x.message),
   );
   if (reasons.length === 0 || bad) return `a ${image.decision} without a clear reason: ${JSON.stringify(bad ?? image)}`;
-  return reasons[0]!;
+  // NOT_EVALUATED says only that evidence could not be fetched; the reason after it says why.
+  return reasons.find((x) => x.code !== 'NOT_EVALUATED') ?? reasons[0]!;
 }
 
 /** `sigil: error [CODE]: message` as the one line a failure must be, or a reason it is not. */
