@@ -21,7 +21,7 @@ import type { Descriptor } from '../../src/oci/manifest.ts';
 import { MediaType } from '../../src/oci/media-types.ts';
 import { Registry } from '../../src/oci/registry/client.ts';
 import { referrersTag } from '../../src/oci/registry/referrers.ts';
-import { startCorruptingProxy } from '../harness/corrupting-proxy.ts';
+import { startFaultProxy } from '../harness/fault-proxy.ts';
 import { startReferrersRegistry } from '../harness/referrers-registry.ts';
 import { startRegistry, type TestRegistry } from '../harness/registry.ts';
 import { VECTORS_DIR } from '../helpers/vectors.ts';
@@ -194,8 +194,8 @@ describe('tag scheme on distribution 2.8', () => {
     const before = await appendToTagImage(registry, repo, tag, [sigLayer(str('legacy-sig-key-only', 'signature.b64'))]);
     let failing = true;
     // A throwing selector makes the proxy answer 500 without forwarding: the upload never lands.
-    const proxy = await startCorruptingProxy(reg.url, {
-      corrupt: (req) => {
+    const proxy = await startFaultProxy(reg.url, {
+      fault: (req) => {
         if (failing && req.method === 'PUT' && req.url?.includes('/blobs/uploads/'))
           throw new Error('injected upload failure');
         return false;
@@ -208,7 +208,7 @@ describe('tag scheme on distribution 2.8', () => {
         appendToTagImage(viaProxy, repo, tag, [sigLayer(sign('sha256', payload, privateKey).toString('base64'))]),
       ).rejects.toMatchObject({ status: 500 });
       // The upload was attempted and refused; no manifest PUT followed it.
-      // (the refused PUT itself is not logged: the proxy answers it before forwarding)
+      // (the refused PUT is recorded with the 500 the proxy answered in place of the registry)
       expect(proxy.exchanges().some((e) => e.method === 'POST' && e.url.includes('/blobs/uploads/'))).toBe(true);
       expect(proxy.exchanges().some((e) => e.method === 'PUT' && e.url.includes('/manifests/'))).toBe(false);
       const after = await registry.headManifest(repo, tag);

@@ -6,7 +6,7 @@ import { copyImage } from '../../src/oci/copy.ts';
 import { resolveImage } from '../../src/oci/image.ts';
 import { Registry } from '../../src/oci/registry/client.ts';
 import { openSource, openTarget } from '../../src/oci/source.ts';
-import { startCorruptingProxy } from '../harness/corrupting-proxy.ts';
+import { startFaultProxy } from '../harness/fault-proxy.ts';
 import { demoImageLayout } from '../harness/images.ts';
 import { startRegistry, type TestRegistry } from '../harness/registry.ts';
 
@@ -26,8 +26,8 @@ describe('copy from a registry whose responses are corrupted in transit', () => 
     // The last layer: fetched while other blobs are still in flight, so corruption hits mid-copy.
     layerDigest = image.layers.at(-1)!.digest;
     await src.close();
-    proxy = await startCorruptingProxy(registry.url, {
-      corrupt: (req) => (corruptNext && req.url?.includes(`/blobs/${layerDigest}`) ? 'flip' : false),
+    proxy = await startFaultProxy(registry.url, {
+      fault: (req) => (corruptNext && req.url?.includes(`/blobs/${layerDigest}`) ? 'flip' : false),
     });
   });
 

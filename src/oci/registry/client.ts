@@ -19,7 +19,7 @@ import { repositoryScope } from './auth.ts';
 import { fetchReferrers, type ReferrersResult, referrersTagFallback } from './referrers.ts';
 import { discard } from './response-error.ts';
 import { Backoff, isNetworkError, resolveRetryPolicy, type RetryPolicy } from './retry.ts';
-import { header, type RegistryResponse, readBounded, Transport } from './transport.ts';
+import { header, markExhausted, type RegistryResponse, Transport } from './transport.ts';
 import { RequestCount, type RequestEvent } from './request-count.ts';
 import { uploadBlob } from './upload.ts';
 
@@ -125,15 +125,18 @@ export class Registry {
   /** A manifest by tag or digest, its bytes checked against the digest asked for (or the one the registry states). */
   async getManifest(repo: string, reference: string, signal?: AbortSignal): Promise<ManifestBlob> {
     const what = `manifest ${this.host}/${repo}${isDigest(reference) ? '@' : ':'}${reference}`;
-    const res = await this.transport.send({
-      method: 'GET',
-      url: manifestPath(repo, reference),
-      scopes: [repositoryScope(repo, ['pull'])],
-      headers: { accept: MANIFEST_ACCEPT },
-      ok: [200],
-      signal,
-    });
-    const bytes = await readBounded(res, MANIFEST_SIZE_LIMIT, what);
+    const { res, bytes } = await this.transport.sendBounded(
+      {
+        method: 'GET',
+        url: manifestPath(repo, reference),
+        scopes: [repositoryScope(repo, ['pull'])],
+        headers: { accept: MANIFEST_ACCEPT },
+        ok: [200],
+        signal,
+      },
+      MANIFEST_SIZE_LIMIT,
+      what,
+    );
     const digest = checkManifestDigest(bytes, reference, header(res.headers, 'docker-content-digest'), what);
     return {
       descriptor: { mediaType: manifestMediaType(bytes, contentType(res)), digest, size: bytes.byteLength },
@@ -341,14 +344,11 @@ export class Registry {
         );
       }
       seen.add(next);
-      const res = await this.transport.send({
-        method: 'GET',
-        url: next,
-        scopes: [repositoryScope(repo, ['pull'])],
-        ok: [200],
-        signal: options.signal,
-      });
-      const raw = await readBounded(res, TAG_PAGE_LIMIT, `tag list of ${this.host}/${repo}`);
+      const { res, bytes: raw } = await this.transport.sendBounded(
+        { method: 'GET', url: next, scopes: [repositoryScope(repo, ['pull'])], ok: [200], signal: options.signal },
+        TAG_PAGE_LIMIT,
+        `tag list of ${this.host}/${repo}`,
+      );
       let doc: { tags?: unknown };
       try {
         doc = JSON.parse(Buffer.from(raw).toString('utf8')) as { tags?: unknown };
@@ -523,10 +523,13 @@ async function* resumingBody(
       if (signal?.aborted) throw signal.reason ?? failure;
       if (failure !== undefined && !isNetworkError(failure)) throw failure;
       if (!(await backoff.wait(undefined, signal))) {
-        throw new OciError(
-          'NETWORK',
-          `${what}: the transfer broke off at byte ${offset}${size >= 0 ? ` of ${size}` : ''} and resuming failed after ${backoff.attempts} tries${failure ? `: ${(failure as Error).message}` : ''}`,
-          { cause: failure },
+        // Spent: an upload streaming this blob must not start it all over again.
+        throw markExhausted(
+          new OciError(
+            'NETWORK',
+            `${what}: the transfer broke off at byte ${offset}${size >= 0 ? ` of ${size}` : ''} and resuming failed after ${backoff.attempts} tries${failure ? `: ${(failure as Error).message}` : ''}`,
+            { cause: failure },
+          ),
         );
       }
       discard(res.body);

@@ -6,7 +6,7 @@ import type { Credential, CredentialStore } from '../credentials.ts';
 import { OciError } from '../errors.ts';
 import { registryApiHost } from '../reference.ts';
 import { basicAuthorization, type Challenge, parseChallenges, TokenCache } from './auth.ts';
-import { discard, readLimited, redactUrl, responseError } from './response-error.ts';
+import { discard, redactUrl, responseError } from './response-error.ts';
 import {
   Backoff,
   isConnectError,
@@ -64,6 +64,20 @@ let sharedAgent: Agent | undefined;
 
 /** Errors after which this transport already spent its retry budget; callers must not retry them again. */
 const exhausted = new WeakSet<object>();
+
+/** Marks an error whose retries were already spent (a blob resumed to exhaustion), so callers do not retry it again. */
+export function markExhausted<E extends object>(e: E): E {
+  exhausted.add(e);
+  return e;
+}
+
+/** The Retry-After of a 429/5xx answer this transport did not retry itself (a non-idempotent request's). */
+const retryAfters = new WeakMap<object, number>();
+
+/** How long the registry asked to wait before an operation that failed with `e` is tried again. */
+export function retryAfterOf(e: unknown): number | undefined {
+  return typeof e === 'object' && e !== null ? retryAfters.get(e) : undefined;
+}
 
 /**
  * Would trying the whole operation again (a new upload session, say) help? True for network
@@ -269,6 +283,27 @@ export class Transport {
     }
   }
 
+  /**
+   * {@link send}, then the whole body (at most `limit` bytes, else MANIFEST_INVALID); a body
+   * that breaks off is asked for again within the retry policy, as a failed request would be.
+   */
+  async sendBounded(
+    req: RegistryRequest,
+    limit: number,
+    what: string,
+  ): Promise<{ res: RegistryResponse; bytes: Uint8Array }> {
+    const backoff = new Backoff(this.options.retry);
+    for (;;) {
+      const res = await this.send(req);
+      try {
+        return { res, bytes: await readBounded(res, limit, what) };
+      } catch (e) {
+        if (!(e instanceof OciError && e.code === 'NETWORK')) throw e;
+        if (!(await backoff.wait(undefined, req.signal))) throw markExhausted(e);
+      }
+    }
+  }
+
   /** Sends a request, with auth, retries and redirects; returns only answers whose status is in `req.ok`. */
   async send(req: RegistryRequest): Promise<RegistryResponse> {
     const retryable = req.retry ?? ['GET', 'HEAD', 'PUT', 'DELETE'].includes(req.method);
@@ -338,7 +373,10 @@ export class Transport {
         exhausted.add(err);
         throw err;
       }
-      throw await this.failure(req.method, url, status, res, auth !== undefined);
+      const after = isRetryableStatus(status) ? parseRetryAfter(header(res.headers, 'retry-after')) : undefined;
+      const err = await this.failure(req.method, url, status, res, auth !== undefined);
+      if (after !== undefined) retryAfters.set(err, after);
+      throw err;
     }
   }
 
@@ -406,7 +444,27 @@ export async function readBounded(res: RegistryResponse, limit: number, what: st
     discard(res.body);
     throw new OciError('MANIFEST_INVALID', `${what}: ${declared} bytes is over the ${limit}-byte limit`);
   }
-  const raw = await readLimited(res.body, limit + 1);
+  // Unlike an error body, a body read for its content must not end quietly short when the
+  // connection breaks: that is a NETWORK error (retried by sendBounded), not wrong bytes.
+  const chunks: Buffer[] = [];
+  let total = 0;
+  try {
+    for await (const chunk of res.body as AsyncIterable<Buffer>) {
+      chunks.push(chunk);
+      total += chunk.length;
+      if (total > limit) break;
+    }
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    throw new OciError(
+      'NETWORK',
+      `${what}: the answer broke off after ${total} bytes: ${(e as Error).message}${code ? ` (${code})` : ''}`,
+      { cause: e },
+    );
+  } finally {
+    discard(res.body);
+  }
+  const raw = Buffer.concat(chunks);
   if (raw.byteLength > limit) {
     throw new OciError('MANIFEST_INVALID', `${what}: more than the ${limit}-byte limit`);
   }

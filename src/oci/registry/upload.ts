@@ -6,7 +6,7 @@ import type { Descriptor } from '../manifest.ts';
 import { repositoryScope } from './auth.ts';
 import { discard, redactUrl } from './response-error.ts';
 import { Backoff } from './retry.ts';
-import { header, isTemporary, type Transport } from './transport.ts';
+import { header, isTemporary, retryAfterOf, type Transport } from './transport.ts';
 
 export interface UploadSettings {
   chunkSize: number;
@@ -37,7 +37,7 @@ export async function uploadBlob(
       await uploadOnce(t, repo, desc, open, s);
       return;
     } catch (e) {
-      if (s.signal?.aborted || !isTemporary(e) || !(await backoff.wait(undefined, s.signal))) throw e;
+      if (s.signal?.aborted || !isTemporary(e) || !(await backoff.wait(retryAfterOf(e), s.signal))) throw e;
     }
   }
 }

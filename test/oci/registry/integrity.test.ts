@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Descriptor } from '../../../src/oci/manifest.ts';
 import { MediaType } from '../../../src/oci/media-types.ts';
 import { Registry } from '../../../src/oci/registry/client.ts';
-import { type Corruption, type CorruptingProxy, startCorruptingProxy } from '../../harness/corrupting-proxy.ts';
+import { type Fault, type FaultProxy, startFaultProxy } from '../../harness/fault-proxy.ts';
 import { startRegistry, type TestRegistry } from '../../harness/registry.ts';
 
 function desc(bytes: Uint8Array, mediaType: string): Descriptor {
@@ -14,11 +14,11 @@ function desc(bytes: Uint8Array, mediaType: string): Descriptor {
 
 describe('a registry whose answers are damaged in transit', () => {
   let r: TestRegistry;
-  let proxy: CorruptingProxy;
+  let proxy: FaultProxy;
   let direct: Registry;
   let viaProxy: Registry;
   /** Decides, per proxied request, what to damage; reset by each test. */
-  let corrupt: (method: string, url: string, range: string | undefined) => Corruption = () => false;
+  let corrupt: (method: string, url: string, range: string | undefined) => Fault = () => false;
   const layerBytes = randomBytes(200_000);
   const layer = desc(layerBytes, MediaType.OciLayerGzip);
   const configBytes = Buffer.from(
@@ -40,8 +40,8 @@ describe('a registry whose answers are damaged in transit', () => {
       await direct.pushBlob('integrity/app', d, async () => Readable.from([b]));
     }
     await direct.putManifest('integrity/app', 'v1', manifestBytes, MediaType.OciManifest);
-    proxy = await startCorruptingProxy(r.url, {
-      corrupt: (req) => corrupt(req.method ?? '', req.url ?? '', req.headers.range),
+    proxy = await startFaultProxy(r.url, {
+      fault: (req) => corrupt(req.method ?? '', req.url ?? '', req.headers.range),
     });
     viaProxy = new Registry(proxy.host, { retry: { minDelayMs: 10, maxDelayMs: 50 } });
   }, 20_000);
@@ -82,10 +82,30 @@ describe('a registry whose answers are damaged in transit', () => {
       .exchanges()
       .slice(before)
       .filter((x) => x.url.includes('/blobs/'));
-    expect(blobGets.map((x) => [x.status, x.corruption])).toEqual([
+    expect(blobGets.map((x) => [x.status, x.fault])).toEqual([
       [200, 'drop-after:70000'],
       [206, undefined],
     ]);
+  });
+
+  it('a connection dropped mid-manifest (and mid tag list) is asked for again, not taken as wrong bytes', async () => {
+    let dropped = 0;
+    corrupt = (m, url) => {
+      if (m !== 'GET' || !(url.includes('/manifests/') || url.includes('/tags/list')) || dropped >= 2) return false;
+      dropped++;
+      return 'drop-after:20';
+    };
+    const got = await viaProxy.getManifest('integrity/app', 'v1');
+    expect(got.descriptor.digest).toBe(manifest.digest);
+    expect(await viaProxy.tags('integrity/app')).toEqual(['v1']);
+    expect(dropped).toBe(2);
+
+    // Broken on every try: NETWORK naming the manifest, within the retry budget.
+    corrupt = (m, url) => m === 'GET' && url.includes('/manifests/') && 'drop-after:20';
+    const err = await viaProxy.getManifest('integrity/app', 'v1').catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'NETWORK' });
+    expect((err as Error).message).toContain('manifest 127.0.0.1:');
+    expect((err as Error).message).toContain('broke off after 20 bytes');
   });
 
   it('a connection dropped on every try: gives up, bounded, with NETWORK', async () => {
@@ -95,6 +115,23 @@ describe('a registry whose answers are damaged in transit', () => {
     expect(err).toMatchObject({ code: 'NETWORK' });
     expect((err as Error).message).toContain(layer.digest);
     expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  it('an upload streaming a blob whose resumes were spent fails, without starting the whole read again', async () => {
+    corrupt = (m, url) => m === 'GET' && url.includes(`/blobs/${layer.digest}`) && 'truncate';
+    const before = proxy.exchanges().length;
+    const err = await direct
+      .pushBlob('integrity/copy', layer, () => viaProxy.getBlob('integrity/app', layer))
+      .catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'NETWORK' });
+    expect((err as Error).message).toContain(layer.digest);
+    // One read, resumed within one retry budget (5 tries), not five uploads of five tries each.
+    const gets = proxy
+      .exchanges()
+      .slice(before)
+      .filter((x) => x.url.includes('/blobs/'));
+    expect(gets.length).toBe(5);
+    expect(await direct.hasBlob('integrity/copy', layer.digest)).toBe(false);
   });
 
   it('the same reads succeed through the proxy once it stops corrupting', async () => {

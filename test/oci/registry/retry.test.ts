@@ -153,6 +153,30 @@ describe('retries', () => {
     expect(s.log.length - before).toBe(1);
   });
 
+  it("an upload PUT answered 429 restarts the upload only after the answer's Retry-After", async () => {
+    const blob = Buffer.from('blob bytes for an upload that is rate-limited once');
+    const digest = `sha256:${createHash('sha256').update(blob).digest('hex')}`;
+    const at: [string, number][] = [];
+    const s = await serve((req, res) => {
+      at.push([req.method!, Date.now()]);
+      if (req.method === 'HEAD') return registryError(res, 404, 'BLOB_UNKNOWN', 'no');
+      if (req.method === 'POST') {
+        res.writeHead(202, { location: `/v2/app/blobs/uploads/u${at.length}` }).end();
+        return;
+      }
+      if (at.filter(([m]) => m === 'PUT').length === 1) {
+        return registryError(res, 429, 'TOOMANYREQUESTS', 'slow down', { 'retry-after': '1' });
+      }
+      res.writeHead(201).end();
+    });
+    await new Registry(s.host, FAST).pushBlob('app', { mediaType: 'x', digest, size: blob.length }, async () =>
+      Readable.from([blob]),
+    );
+    expect(at.map(([m]) => m)).toEqual(['HEAD', 'POST', 'PUT', 'POST', 'PUT']);
+    // FAST's backoff alone would restart within 40 ms.
+    expect(at[3]![1] - at[2]![1]).toBeGreaterThanOrEqual(950);
+  });
+
   it('retries a request whose connection was reset', async () => {
     let tries = 0;
     const s = await serve((req, res) => {

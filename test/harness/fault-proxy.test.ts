@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Corruption, type CorruptingProxy, startCorruptingProxy } from './corrupting-proxy.ts';
+import { type Fault, type FaultProxy, scheduleFaults, startFaultProxy } from './fault-proxy.ts';
 import { startRegistry, type TestRegistry } from './registry.ts';
 
 function sha256(data: Buffer): string {
@@ -34,23 +34,23 @@ function rawGet(
   });
 }
 
-describe('startCorruptingProxy', () => {
+describe('startFaultProxy', () => {
   let registry: TestRegistry;
   let basicRegistry: TestRegistry;
-  let proxy: CorruptingProxy;
-  let basicProxy: CorruptingProxy;
-  let mode: Corruption = false;
+  let proxy: FaultProxy;
+  let basicProxy: FaultProxy;
+  let mode: Fault = false;
   const blob = randomBytes(64 * 1024);
   const digest = sha256(blob);
   const blobPath = `/v2/proxy/test/blobs/${digest}`;
 
   beforeAll(async () => {
     [registry, basicRegistry] = await Promise.all([startRegistry(), startRegistry({ auth: 'basic' })]);
-    proxy = await startCorruptingProxy(registry.url, {
+    proxy = await startFaultProxy(registry.url, {
       // Only blob GETs are ever selected: uploads and everything else pass untouched.
-      corrupt: (req) => (req.method === 'GET' && req.url?.startsWith(blobPath) ? mode : false),
+      fault: (req) => (req.method === 'GET' && req.url?.startsWith(blobPath) ? mode : false),
     });
-    basicProxy = await startCorruptingProxy(basicRegistry.url, { corrupt: () => 'flip' });
+    basicProxy = await startFaultProxy(basicRegistry.url, { fault: () => 'flip' });
   });
 
   afterAll(async () => {
@@ -80,7 +80,7 @@ describe('startCorruptingProxy', () => {
     const res = await rawGet(`${proxy.url}${blobPath}`);
     expect(res.status).toBe(200);
     expect(sha256(res.body)).toBe(digest);
-    expect(proxy.exchanges().at(-1)).toEqual({ method: 'GET', url: blobPath, status: 200 });
+    expect(proxy.exchanges().at(-1)).toEqual({ method: 'GET', url: blobPath, status: 200, at: expect.any(Number) });
   });
 
   it("'flip' changes exactly one byte and keeps Content-Length", async () => {
@@ -92,13 +92,13 @@ describe('startCorruptingProxy', () => {
     expect(res.body.length).toBe(blob.length);
     const differing = [...res.body.keys()].filter((i) => res.body[i] !== blob[i]);
     expect(differing).toEqual([blob.length / 2]);
-    expect(proxy.exchanges().at(-1)?.corruption).toBe('flip');
+    expect(proxy.exchanges().at(-1)?.fault).toBe('flip');
 
     // The registry itself still holds the right bytes, and HEAD (no body) is left alone.
     expect(sha256((await rawGet(`${registry.url}${blobPath}`)).body)).toBe(digest);
     const head = await fetch(`${proxy.url}${blobPath}`, { method: 'HEAD' });
     expect(head.headers.get('content-length')).toBe(String(blob.length));
-    expect(proxy.exchanges().at(-1)?.corruption).toBeUndefined();
+    expect(proxy.exchanges().at(-1)?.fault).toBeUndefined();
   });
 
   it("'truncate' sends a complete but short response: the first half", async () => {
@@ -137,13 +137,112 @@ describe('startCorruptingProxy', () => {
     expect(body.toString()).not.toBe('{}');
   });
 
-  it('rejects an unknown corruption instead of forwarding unharmed', async () => {
-    const bad = await startCorruptingProxy(registry.url, { corrupt: () => 'scramble' as Corruption });
+  it("'latency:MS' delays the answer and then forwards it whole", async () => {
+    mode = 'latency:300';
+    const started = Date.now();
+    const res = await rawGet(`${proxy.url}${blobPath}`);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(290);
+    expect(sha256(res.body)).toBe(digest);
+    const last = proxy.exchanges().at(-1)!;
+    expect(last).toEqual({ method: 'GET', url: blobPath, status: 200, fault: 'latency:300', at: expect.any(Number) });
+    // Recorded when it arrived, before the delay.
+    expect(last.at - started).toBeLessThan(200);
+  });
+
+  it("'status:NNN' answers a distribution-style error without reaching the registry", async () => {
+    for (const status of [500, 502, 503]) {
+      mode = `status:${status}`;
+      const res = await rawGet(`${proxy.url}${blobPath}`);
+      expect(res.status).toBe(status);
+      const body = JSON.parse(res.body.toString()) as { errors: { code: string; message: string }[] };
+      expect(body.errors[0]?.message).toBe(`injected fault: ${status}`);
+      expect(proxy.exchanges().at(-1)).toEqual({
+        method: 'GET',
+        url: blobPath,
+        status,
+        fault: `status:${status}`,
+        at: expect.any(Number),
+      });
+    }
+    // Not forwarded: a manifest PUT answered 503 never reaches the registry.
+    const refusing = await startFaultProxy(registry.url, { fault: () => 'status:503' });
+    try {
+      const manifest = JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.index.v1+json',
+        manifests: [],
+      });
+      const put = await fetch(`${refusing.url}/v2/proxy/unseen/manifests/v1`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/vnd.oci.image.index.v1+json' },
+        body: manifest,
+      });
+      expect(put.status).toBe(503);
+      expect((await fetch(`${registry.url}/v2/proxy/unseen/manifests/v1`, { method: 'HEAD' })).status).toBe(404);
+    } finally {
+      await refusing.stop();
+    }
+  });
+
+  it("'429:S' answers TOOMANYREQUESTS with Retry-After: S", async () => {
+    mode = '429:7';
+    const res = await rawGet(`${proxy.url}${blobPath}`);
+    expect(res.status).toBe(429);
+    expect(res.headers['retry-after']).toBe('7');
+    expect(res.body.toString()).toContain('TOOMANYREQUESTS');
+    expect(proxy.exchanges().at(-1)?.fault).toBe('429:7');
+  });
+
+  it("'reset' destroys the connection before any answer", async () => {
+    mode = 'reset';
+    await expect(rawGet(`${proxy.url}${blobPath}`)).rejects.toMatchObject({ code: 'ECONNRESET' });
+    expect(proxy.exchanges().at(-1)).toEqual({
+      method: 'GET',
+      url: blobPath,
+      status: 0,
+      fault: 'reset',
+      at: expect.any(Number),
+    });
+  });
+
+  it('scheduleFaults fires on the first N matches, on every k-th, or always, counting per rule', async () => {
+    const rules = scheduleFaults([
+      { match: (m, p) => m === 'GET' && p.includes('/blobs/'), fault: 'status:503', schedule: { first: 2 } },
+      { match: (m, p) => m === 'GET' && p.includes('/tags/'), fault: '429:1', schedule: { every: 3 } },
+      { match: (m) => m === 'HEAD', fault: 'reset', schedule: 'always' },
+    ]);
+    const req = (method: string, url: string) => ({ method, url }) as Parameters<typeof rules>[0];
+    const blobs = [1, 2, 3, 4].map(() => rules(req('GET', blobPath)));
+    const tags = [1, 2, 3, 4, 5, 6].map(() => rules(req('GET', '/v2/x/tags/list')));
+    const heads = [1, 2].map(() => rules(req('HEAD', blobPath)));
+    expect(blobs).toEqual(['status:503', 'status:503', false, false]);
+    expect(tags).toEqual([false, false, '429:1', false, false, '429:1']);
+    expect(heads).toEqual(['reset', 'reset']);
+    expect(rules(req('PUT', blobPath))).toBe(false);
+
+    // Through the proxy: a burst of two 503s, then the blob itself.
+    const burst = await startFaultProxy(registry.url, {
+      fault: scheduleFaults([
+        { match: (m, p) => m === 'GET' && p === blobPath, fault: 'status:503', schedule: { first: 2 } },
+      ]),
+    });
+    try {
+      const statuses = [];
+      for (let i = 0; i < 3; i++) statuses.push((await rawGet(`${burst.url}${blobPath}`)).status);
+      expect(statuses).toEqual([503, 503, 200]);
+      expect(burst.exchanges().map((e) => e.fault)).toEqual(['status:503', 'status:503', undefined]);
+    } finally {
+      await burst.stop();
+    }
+  });
+
+  it('rejects an unknown fault instead of forwarding unharmed', async () => {
+    const bad = await startFaultProxy(registry.url, { fault: () => 'scramble' as Fault });
     try {
       const res = await fetch(`${bad.url}/v2/`);
       expect(res.status).toBe(500);
       const body = (await res.json()) as { errors: { message: string }[] };
-      expect(body.errors[0]?.message).toContain('unknown corruption "scramble"');
+      expect(body.errors[0]?.message).toContain('unknown fault "scramble"');
     } finally {
       await bad.stop();
     }
