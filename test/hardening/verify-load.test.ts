@@ -23,6 +23,7 @@ import { openSource, openTarget } from '../../src/oci/source.ts';
 import { keySigner } from '../../src/sign/signers/index.ts';
 import { signImage } from '../../src/workflows/sign-image.ts';
 import { demoImageLayout } from '../harness/images.ts';
+import { startFaultProxy } from '../harness/fault-proxy.ts';
 import { startRegistry, type TestRegistry } from '../harness/registry.ts';
 import { SIGIL_BIN } from '../helpers/cli.ts';
 
@@ -85,7 +86,7 @@ afterAll(async () => {
   await registry?.stop();
 });
 
-async function policyDir(name: string, key: typeof publicKey): Promise<string> {
+async function policyDir(name: string, key: typeof publicKey, host = registry.host): Promise<string> {
   const dir = join(work, name);
   await mkdir(dir, { recursive: true });
   await writeFile(join(dir, 'key.pub'), key.export({ type: 'spki', format: 'pem' }));
@@ -98,7 +99,7 @@ async function policyDir(name: string, key: typeof publicKey): Promise<string> {
       `  name: load-${name}`,
       'spec:',
       '  images:',
-      `    - glob: "${registry.host}/load/**"`,
+      `    - glob: "${host}/load/**"`,
       '  authorities:',
       '    - name: ci',
       '      key:',
@@ -119,9 +120,9 @@ interface Run {
 }
 
 /** One `sigil verify` process under GNU time (peak RSS is its %M, in KiB). */
-function verify(dir: string, images: string[]): Promise<Run> {
+function verify(dir: string, images: string[], workers = WORKERS): Promise<Run> {
   const args = ['-f', 'SIGIL_TIME %e %M', process.execPath, SIGIL_BIN];
-  args.push('verify', '--verbose', '-o', 'json', '--max-workers', String(WORKERS), '--policy', dir, ...images);
+  args.push('verify', '--verbose', '-o', 'json', '--max-workers', String(workers), '--policy', dir, ...images);
   return new Promise((resolve, reject) => {
     // Async, not spawnSync: the registry logs through a pipe this process must keep draining.
     const child = spawn('/usr/bin/time', args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -187,6 +188,21 @@ describe(`verify --policy over ${COUNT} references in one call`, () => {
     // asking V8 to save memory this grew by ~85 MB (garbage collected late, not a leak).
     expect(large.peakRssMb - small.peakRssMb).toBeLessThan(40);
   }, 300_000);
+
+  it('keeps at most --max-workers requests open at once', async () => {
+    // 10 ms of latency per request, so requests of different images overlap if they can.
+    const proxy = await startFaultProxy(registry.url, { fault: () => 'latency:10' });
+    try {
+      const images = refs.slice(0, SMALL).map((r) => r.replace(registry.host, proxy.host));
+      const r = await verify(await policyDir('proxied', publicKey, proxy.host), images, 4);
+      expect(r.exit).toBe(0);
+      expect(proxy.exchanges()).toHaveLength(4 * SMALL);
+      // Each image's requests are sequential; the pool runs 4 images at a time.
+      expect(proxy.maxInFlight()).toBe(4);
+    } finally {
+      await proxy.stop();
+    }
+  }, 120_000);
 
   it('denies all of them under a policy naming another key, exit 1', async () => {
     const r = await verify(await policyDir('deny', other), refs);

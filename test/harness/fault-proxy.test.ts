@@ -149,6 +149,18 @@ describe('startFaultProxy', () => {
     expect(last.at - started).toBeLessThan(200);
   });
 
+  it('counts the most requests open at once', async () => {
+    const slow = await startFaultProxy(registry.url, { fault: () => 'latency:200' });
+    try {
+      await Promise.all([1, 2, 3].map(() => rawGet(`${slow.url}${blobPath}`)));
+      expect(slow.maxInFlight()).toBe(3);
+      await rawGet(`${slow.url}${blobPath}`);
+      expect(slow.maxInFlight()).toBe(3);
+    } finally {
+      await slow.stop();
+    }
+  });
+
   it("'status:NNN' answers a distribution-style error without reaching the registry", async () => {
     for (const status of [500, 502, 503]) {
       mode = `status:${status}`;

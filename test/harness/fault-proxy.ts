@@ -56,6 +56,8 @@ export interface FaultProxy {
   host: string;
   /** Every request answered so far, oldest first. */
   exchanges(): readonly ProxiedExchange[];
+  /** The most requests that were open at once (arrived, response not yet finished or closed). */
+  maxInFlight(): number;
   stop(): Promise<void>;
 }
 
@@ -205,8 +207,12 @@ export async function startFaultProxy(upstream: string, options: FaultProxyOptio
     req.pipe(upstreamReq);
   };
 
+  let inFlight = 0;
+  let maxInFlight = 0;
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     arrived.set(req, Date.now());
+    maxInFlight = Math.max(maxInFlight, ++inFlight);
+    res.once('close', () => inFlight--);
     let fault: AppliedFault | undefined;
     try {
       fault = normalise(options.fault(req));
@@ -250,6 +256,7 @@ export async function startFaultProxy(upstream: string, options: FaultProxyOptio
     url: server.origin,
     host: server.host,
     exchanges: () => exchanges,
+    maxInFlight: () => maxInFlight,
     stop: async () => {
       await server.stop();
       agent.destroy();
