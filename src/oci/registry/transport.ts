@@ -5,7 +5,7 @@ import { Agent, type Dispatcher } from 'undici';
 import type { Credential, CredentialStore } from '../credentials.ts';
 import { OciError } from '../errors.ts';
 import { registryApiHost } from '../reference.ts';
-import { basicAuthorization, type Challenge, parseChallenges, TokenCache } from './auth.ts';
+import { basicAuthorization, type Challenge, credentialSecrets, parseChallenges, TokenCache } from './auth.ts';
 import { discard, readLimited, redactUrl, responseError } from './response-error.ts';
 import {
   Backoff,
@@ -338,7 +338,7 @@ export class Transport {
         exhausted.add(err);
         throw err;
       }
-      throw await this.failure(req.method, url, status, res, auth !== undefined);
+      throw await this.failure(req.method, url, status, res, auth);
     }
   }
 
@@ -358,18 +358,26 @@ export class Transport {
     url: URL,
     status: number,
     res: Dispatcher.ResponseData,
-    authenticated: boolean,
+    auth: string | undefined,
   ): Promise<OciError> {
+    const authenticated = auth !== undefined;
+    const credential = await this.credential().catch(() => undefined);
     let hint: string | undefined;
     if (status === 401) {
-      const credential = await this.credential().catch(() => undefined);
       hint = credential
         ? `the credentials for ${this.registry} were rejected; run "sigil login ${this.registry}" again`
         : `run "sigil login ${this.registry}" or set DOCKER_CONFIG`;
     } else if (status === 403) {
       hint = `the credentials${authenticated ? '' : ' (none)'} do not allow this on ${this.registry}`;
     }
-    const err = await responseError({ method, url, status, body: res.body, ...(hint ? { hint } : {}) });
+    const err = await responseError({
+      method,
+      url,
+      status,
+      body: res.body,
+      secrets: credentialSecrets(auth, credential),
+      ...(hint ? { hint } : {}),
+    });
     if (status === 401 && err.code !== 'UNAUTHORIZED') {
       return new OciError('UNAUTHORIZED', err.message, { status, registryCodes: err.registryCodes ?? [] });
     }
