@@ -282,9 +282,12 @@ export class Transport {
       if (typeof req.body === 'function') body = await req.body();
       else body = req.body;
       let res: Dispatcher.ResponseData;
-      let sentAuth = auth;
+      // An absolute URL the registry handed out (an upload Location on storage) may name
+      // another host: the registry's credentials go to the registry's origin only, as
+      // go-containerregistry's transports match the request host before adding them.
+      let sentAuth = url.origin === this.origin.origin ? auth : undefined;
       try {
-        res = await this.dispatchOnce(url, req, auth, body);
+        res = await this.dispatchOnce(url, req, sentAuth, body);
         for (let hops = 0; follow && REDIRECT_STATUSES.has(res.statusCode); hops++) {
           const location = header(res.headers, 'location');
           discard(res.body);
