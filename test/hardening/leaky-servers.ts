@@ -8,6 +8,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sendDistributionError } from '../harness/distribution-errors.ts';
 import { type LoopbackServer, serveLoopback } from '../harness/http-server.ts';
 
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of req) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 export interface EchoRegistry extends LoopbackServer {
   /** Bearer tokens it handed out (bearer mode), for the secrets a test looks for. */
   issuedTokens(): readonly string[];
@@ -22,7 +28,8 @@ export interface EchoRegistry extends LoopbackServer {
  * - `e500/...`: 500 with `Retry-After: 0` (retried at once, then reported);
  * - `e401/...`: 401 with the challenge, as for rejected credentials.
  * In `bearer` mode the challenge points at its own `/token`, which answers a token for any
- * Basic credentials, except for scopes on `t401/...`: 401 quoting the Basic header.
+ * Basic credentials or refresh token, except for scopes on `t401/...`: 401 quoting the Basic
+ * header and the POSTed form.
  */
 export async function startEchoRegistry(mode: 'basic' | 'bearer'): Promise<EchoRegistry> {
   const tokens: string[] = [];
@@ -34,13 +41,16 @@ export async function startEchoRegistry(mode: 'basic' | 'bearer'): Promise<EchoR
     message: `request failed; it carried Authorization: ${req.headers.authorization ?? '(none)'}`,
     detail: { method: req.method, url: req.url, headers: req.headers },
   });
-  const server = await serveLoopback((req: IncomingMessage, res: ServerResponse) => {
+  const server = await serveLoopback(async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://echo');
     if (req.headers.authorization) authorized++;
     if (mode === 'bearer' && url.pathname === '/token') {
-      const scopes = url.searchParams.getAll('scope').join(' ');
-      if (!req.headers.authorization || scopes.includes(':t401/')) {
+      // An OAuth2 POST (docker's identitytoken) carries its refresh token in the form.
+      const form = req.method === 'POST' ? await readBody(req) : '';
+      const scopes = [...url.searchParams.getAll('scope'), new URLSearchParams(form).get('scope') ?? ''].join(' ');
+      if ((!req.headers.authorization && !form) || scopes.includes(':t401/')) {
         const { message, detail } = echo(req);
+        if (form) Object.assign(detail as object, { form });
         sendDistributionError(res, 401, 'UNAUTHORIZED', message, detail, { 'WWW-Authenticate': 'Basic realm="echo"' });
         return;
       }

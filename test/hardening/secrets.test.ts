@@ -14,7 +14,7 @@
 import { createPrivateKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { basename, join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { copyImage } from '../../src/oci/copy.ts';
 import { staticCredentialStore } from '../../src/oci/credentials.ts';
@@ -23,6 +23,7 @@ import { decryptCosignKey } from '../../src/sign/keys/index.ts';
 import type { LoopbackServer } from '../harness/http-server.ts';
 import { demoImageLayout } from '../harness/images.ts';
 import { startRegistry, type TestRegistry } from '../harness/registry.ts';
+import { type HelperFixture, makeHelperFixture } from '../oci/credential-helper-fixture.ts';
 import { type SigstoreStack, sigstoreFlags, startSigstoreStack } from '../harness/sigstore-stack.ts';
 import { type CliResult, runSigil } from '../helpers/cli.ts';
 import {
@@ -69,10 +70,12 @@ let echoBasic: EchoRegistry;
 let echoBearer: EchoRegistry;
 let refusingFulcio: LoopbackServer;
 let actions: ActionsTokenEndpoint;
+let helpers: HelperFixture;
 let work: string;
 let layout: string;
 const secrets: Secret[] = [];
 const mintedTokens: string[] = [];
+const malformed: string[] = [];
 /** Per command name: runs and secret checks made. */
 const tally = new Map<string, { runs: number; checks: number; failing: number }>();
 let forms = 0;
@@ -111,6 +114,7 @@ function currentSecrets(extra: Secret[]): Secret[] {
   const dynamic: Secret[] = [];
   for (const t of token.issuedTokens?.() ?? []) dynamic.push({ name: 'registry bearer token', value: t });
   for (const t of echoBearer.issuedTokens()) dynamic.push({ name: 'echo registry bearer token', value: t });
+  for (const t of malformed) dynamic.push({ name: 'malformed identity token', value: t });
   for (const t of mintedTokens) {
     dynamic.push({ name: 'identity token', value: t });
     dynamic.push({ name: 'identity token signature', value: t.split('.')[2]! });
@@ -123,12 +127,12 @@ function encodings(value: string): string[] {
   const out = new Set([value, b.toString('base64'), b.toString('base64url'), encodeURIComponent(value)]);
   // A PEM or JSON document may carry the value with its newlines escaped.
   if (value.includes('\n')) out.add(JSON.stringify(value).slice(1, -1));
-  // Part of a long secret is a leak too (an error body shortened mid-token): its middle and its
-  // end, which are random (the start of a JWT or a PEM is the same for every one of them).
-  if (value.length >= 40 && !value.startsWith('-----')) {
-    const mid = Math.floor(value.length / 2);
-    out.add(value.slice(mid - 10, mid + 10));
+  // Part of a long secret is a leak too (an error body shortened mid-token): its end, and its
+  // start unless that is the same for every secret of its kind (a JWT header or JSON, PEM
+  // armour, the DER header of a PKCS#8 key).
+  if (value.length >= 40) {
     out.add(value.slice(-20));
+    if (!/^(eyJ|-----|MI)/.test(value)) out.add(value.slice(0, 24));
   }
   return [...out].filter((f) => f.length >= 12);
 }
@@ -150,8 +154,8 @@ interface Scenario {
   input?: string;
   /** Exit code expected; 0 for succeeding paths. */
   code: number;
-  /** Which docker config the run gets (see configFor); 'good' by default. */
-  config?: 'good' | 'wrong' | 'none';
+  /** Which docker config the run gets (see dockerConfig), or the whole file; 'good' by default. */
+  config?: 'good' | 'wrong' | 'none' | (() => Record<string, unknown>);
   /** After the run: secrets that only exist then (a generated key). */
   produced?: (dir: string) => Promise<Secret[]>;
   /** Extra checks on the result, beyond the exit code. */
@@ -179,7 +183,13 @@ async function runOne(s: Scenario, level: (typeof LEVELS)[number]): Promise<stri
     await mkdir(join(dir, d), { recursive: true });
   }
   const config = s.config ?? 'good';
-  if (config !== 'none') await writeFile(join(dir, 'docker', 'config.json'), dockerConfig(config));
+  // A config the scenario hands in may hold any secret: that file is the run's input.
+  const given = typeof config === 'function' ? JSON.stringify(config()) : '';
+  if (given) {
+    await writeFile(join(dir, 'docker', 'config.json'), given);
+  } else if (config === 'good' || config === 'wrong') {
+    await writeFile(join(dir, 'docker', 'config.json'), dockerConfig(config));
+  }
   const env: NodeJS.ProcessEnv = {
     HOME: join(dir, 'home'),
     XDG_CACHE_HOME: join(dir, 'cache'),
@@ -217,6 +227,7 @@ async function runOne(s: Scenario, level: (typeof LEVELS)[number]): Promise<stri
     forms += variants.length;
     for (const t of texts) {
       if (t.file !== undefined && secret.allowedIn?.test(t.file)) continue;
+      if (t.file !== undefined && CONFIG_FILE.test(t.file) && given.includes(secret.value)) continue;
       for (const v of variants) {
         if (t.text.includes(v)) leaks.push(`${secret.name} in ${t.where} (${level.name}, form ${variants.indexOf(v)})`);
       }
@@ -248,6 +259,7 @@ beforeAll(async () => {
     startRefusingFulcio(),
     demoImageLayout(),
   ]);
+  helpers = await makeHelperFixture();
   actions = await startActionsTokenEndpoint(ACTIONS_REQUEST_TOKEN, () => mintToken('actions@sigil.test'));
   const credentials = staticCredentialStore({
     [basic.host]: { username: USER, password: BASIC_PASSWORD },
@@ -321,6 +333,7 @@ afterAll(async () => {
     echoBearer?.stop(),
     refusingFulcio?.stop(),
     actions?.stop(),
+    helpers?.cleanup(),
   ]);
   if (work) await rm(work, { recursive: true, force: true });
 });
@@ -373,19 +386,50 @@ describe('registry credentials', () => {
       code: 0,
     });
     await scenario({ command: 'logout', title: 'ok', args: () => ['logout', basic.host], code: 0 });
+
+    // Credential helpers: a working one (login stores there, digest reads from it) and one that
+    // fails echoing its input, which for `store` holds the password.
+    await scenario({
+      command: 'login',
+      title: 'into a credsStore helper',
+      config: () => ({ credsStore: 'sigiltest' }),
+      args: () => ['login', basic.host, '-u', USER, '--password-stdin'],
+      input: `${BASIC_PASSWORD}\n`,
+      env: () => helpers.env(),
+      code: 0,
+    });
+    expect(Object.values(await helpers.entries()).map((e) => e.Secret)).toContain(BASIC_PASSWORD);
+    await scenario({
+      command: 'digest',
+      title: 'credentials from a credHelpers helper',
+      config: () => ({ credHelpers: { [basic.host]: 'sigiltest' } }),
+      args: () => ['digest', basicImage()],
+      env: () => helpers.env(),
+      code: 0,
+    });
+    await scenario({
+      command: 'login',
+      title: 'a helper that fails and echoes the secret',
+      config: () => ({ credsStore: 'sigilbroken' }),
+      args: () => ['login', basic.host, '-u', USER, '--password-stdin'],
+      input: `${BASIC_PASSWORD}\n`,
+      env: () => helpers.env(),
+      code: 3,
+    });
   });
 
   it('copy, digest, manifest, tags: with the right credentials, wrong ones, and registries that echo them', async () => {
     await scenario({
       command: 'copy',
       title: 'layout to basic registry',
-      args: () => ['copy', `oci-dir:${layout}:demo`, `${basic.host}/secrets/pushed:1`],
+      // One repository per run: the three levels run at once.
+      args: (dir) => ['copy', `oci-dir:${layout}:demo`, `${basic.host}/secrets/pushed-${basename(dir)}:1`],
       code: 0,
     });
     await scenario({
       command: 'copy',
       title: 'basic registry to token registry',
-      args: () => ['copy', basicImage(), `${token.host}/secrets/copied:1`],
+      args: (dir) => ['copy', basicImage(), `${token.host}/secrets/copied-${basename(dir)}:1`],
       code: 0,
     });
     await scenario({
@@ -405,6 +449,45 @@ describe('registry credentials', () => {
     await scenario({ command: 'digest', title: 'token', args: () => ['digest', tokenImage()], code: 0 });
     await scenario({ command: 'manifest', title: 'basic', args: () => ['manifest', basicImage()], code: 0 });
     await scenario({ command: 'tags', title: 'token', args: () => ['tags', `${token.host}/secrets/app`], code: 0 });
+    // docker's other credential kinds: an identitytoken (OAuth2 refresh token, exchanged by a
+    // POST) and a registrytoken (a bearer token sent as is).
+    const offline = await fetch(
+      `${token.tokenRealm}?service=${encodeURIComponent('sigil-test-registry')}&scope=repository:secrets/app:pull&offline_token=true`,
+      { headers: { authorization: `Basic ${basicAuth(TOKEN_PASSWORD)}` } },
+    );
+    const { refresh_token: refresh, token: access } = (await offline.json()) as {
+      refresh_token: string;
+      token: string;
+    };
+    expect(token.issuedTokens!()).toContain(refresh);
+    await scenario({
+      command: 'digest',
+      title: 'identitytoken',
+      config: () => ({ auths: { [token.host]: { identitytoken: refresh } } }),
+      args: () => ['digest', tokenImage()],
+      code: 0,
+    });
+    await scenario({
+      command: 'digest',
+      title: 'registrytoken',
+      config: () => ({ auths: { [token.host]: { registrytoken: access } } }),
+      args: () => ['digest', tokenImage()],
+      code: 0,
+    });
+    const echoRefresh = `refresh-${randomBytes(24).toString('base64url')}`;
+    addSecret('echo registry identitytoken', echoRefresh);
+    for (const [repo, code] of [
+      ['t401/app', 3],
+      ['e500/app', 1],
+    ] as const) {
+      await scenario({
+        command: 'digest',
+        title: `identitytoken, echo ${repo}`,
+        config: () => ({ auths: { [echoBearer.host]: { identitytoken: echoRefresh } } }),
+        args: () => ['digest', `${echoBearer.host}/${repo}:1`],
+        code,
+      });
+    }
     const before = [echoBasic.authorizedRequests(), echoBearer.authorizedRequests()];
     for (const [reg, repo, code] of [
       [echoBasic, 'e500/app', 1],
@@ -437,6 +520,13 @@ describe('registry credentials', () => {
       command: 'sbom',
       title: 'basic',
       args: (dir) => ['sbom', '-o', `spdx-json=${join(dir, 'out', 'sbom.json')}`, basicImage()],
+      code: 0,
+    });
+    await scenario({
+      command: 'sbom',
+      title: '--attest with a key',
+      args: () => ['sbom', '--attest', '--key', keyFile(), '--tlog-upload=false', '-o', 'json', tokenImage()],
+      env: withKeyPassword,
       code: 0,
     });
     await scenario({
@@ -674,6 +764,16 @@ describe('signing and verifying', () => {
         join(work, 'blob.txt'),
       ],
       code: 1,
+    });
+    await scenario({
+      command: 'sign-blob',
+      title: 'a malformed identity token',
+      args: (dir) => {
+        const bad = `not-a-jwt-${randomBytes(24).toString('base64url')}`;
+        malformed.push(bad);
+        return ['sign-blob', '--identity-token', bad, '--bundle', join(dir, 'out', 'b.json'), join(work, 'blob.txt')];
+      },
+      code: 3,
     });
     await scenario({
       command: 'attest-blob',
