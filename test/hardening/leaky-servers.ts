@@ -37,8 +37,8 @@ export async function startEchoRegistry(mode: 'basic' | 'bearer'): Promise<EchoR
   let origin = '';
   const challenge = (): string =>
     mode === 'basic' ? 'Basic realm="echo"' : `Bearer realm="${origin}/token",service="echo"`;
-  const echo = (req: IncomingMessage): { message: string; detail: unknown } => ({
-    message: `request failed; it carried Authorization: ${req.headers.authorization ?? '(none)'}`,
+  const echo = (req: IncomingMessage, form = ''): { message: string; detail: unknown } => ({
+    message: `request failed; it carried Authorization: ${req.headers.authorization ?? '(none)'}${form ? ` and the form ${form}` : ''}`,
     detail: { method: req.method, url: req.url, headers: req.headers },
   });
   const server = await serveLoopback(async (req: IncomingMessage, res: ServerResponse) => {
@@ -49,8 +49,7 @@ export async function startEchoRegistry(mode: 'basic' | 'bearer'): Promise<EchoR
       const form = req.method === 'POST' ? await readBody(req) : '';
       const scopes = [...url.searchParams.getAll('scope'), new URLSearchParams(form).get('scope') ?? ''].join(' ');
       if ((!req.headers.authorization && !form) || scopes.includes(':t401/')) {
-        const { message, detail } = echo(req);
-        if (form) Object.assign(detail as object, { form });
+        const { message, detail } = echo(req, form);
         sendDistributionError(res, 401, 'UNAUTHORIZED', message, detail, { 'WWW-Authenticate': 'Basic realm="echo"' });
         return;
       }
