@@ -844,6 +844,66 @@ describe('signing and verifying', () => {
       args: () => ['download', 'attestation', tokenImage()],
       code: 0,
     });
+    // Policy mode, with --save-evidence: the evidence folder is one more place a secret must not reach.
+    const policies = join(work, 'policies');
+    await mkdir(policies, { recursive: true });
+    await writeFile(join(policies, 'cosign.pub'), await readFile(pubFile()));
+    await writeFile(join(policies, 'trusted_root.json'), JSON.stringify(stack.trustedRoot()));
+    await writeFile(
+      join(policies, 'secrets.yaml'),
+      `apiVersion: sigil.dev/v1
+kind: Policy
+metadata:
+  name: token-registry
+spec:
+  images:
+    - glob: ${token.host}/**
+  authorities:
+    - name: ci-key
+      key:
+        path: cosign.pub
+      tlog: ignore
+---
+apiVersion: sigil.dev/v1
+kind: Policy
+metadata:
+  name: basic-registry
+spec:
+  images:
+    - glob: ${basic.host}/**
+  authorities:
+    - name: builder
+      keyless:
+        trustedRoot: trusted_root.json
+        identities:
+          - issuer: ${stack.defaultIssuer}
+            subject: ${EMAIL}
+`,
+    );
+    for (const [config, code] of [
+      ['good', 0],
+      ['wrong', 2],
+    ] as const) {
+      await scenario({
+        command: 'verify --policy',
+        title: `${config} credentials`,
+        config,
+        args: (dir) => [
+          'verify',
+          '--policy',
+          policies,
+          '--save-evidence',
+          join(dir, 'out', 'evidence'),
+          tokenImage(),
+          basicImage(),
+        ],
+        code,
+        // The evidence folder was written, so the search below did cover it.
+        check: async (_r, dir) => {
+          if (code === 0) expect((await filesUnder(join(dir, 'out', 'evidence'))).length).toBeGreaterThan(2);
+        },
+      });
+    }
     const bundle = join(work, 'blob.sigstore.json');
     const signed = await runSigil(
       ['sign-blob', '--key', keyFile(), '--tlog-upload=false', '--bundle', bundle, join(work, 'blob.txt')],
