@@ -55,6 +55,10 @@ export interface DefaultCredentialStoreOptions {
  * the registry, since tools that write config.json by hand (CI logins, Kubernetes pull secrets)
  * leave docker's credsStore line in place.
  *
+ * Entries match the registry's host and port exactly, as docker's GetAuthConfig and
+ * go-containerregistry's keychain do: one for `127.0.0.1` or `127.0.0.1:5001` is never sent to
+ * `127.0.0.1:5000` (a URL key such as `http://127.0.0.1:5000/v2/` names that host:port).
+ *
  * Files are read at each `get`, so a `docker login` made meanwhile is seen; callers cache the result.
  */
 export function defaultCredentialStore(options: DefaultCredentialStoreOptions = {}): CredentialStore {

@@ -36,6 +36,8 @@ export interface TestRegistry {
   tokenRequests?: () => number;
   /** Token mode: every grant (subject, requested and granted scopes), oldest first. */
   tokenGrants?: () => readonly TokenGrant[];
+  /** Token mode: every access and refresh token the issuer handed out, oldest first. */
+  issuedTokens?: () => readonly string[];
   /** Token mode: the issuer's endpoint, the challenge's realm. */
   tokenRealm?: string;
   /** The registry's own log (stderr and stdout), for a failing test's message. */
@@ -183,6 +185,7 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
           ? {
               tokenRequests: () => activeIssuer.tokenRequests(),
               tokenGrants: () => activeIssuer.grants(),
+              issuedTokens: () => activeIssuer.issuedTokens(),
               tokenRealm: activeIssuer.realm,
             }
           : {}),

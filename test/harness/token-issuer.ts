@@ -141,6 +141,8 @@ export interface TokenIssuer {
   tokenRequests(): number;
   /** Every grant, oldest first. */
   grants(): readonly TokenGrant[];
+  /** Every access and refresh token handed out, oldest first: secrets a test checks never leak. */
+  issuedTokens(): readonly string[];
   stop(): Promise<void>;
 }
 
@@ -200,6 +202,7 @@ export async function startTokenIssuer(options: TokenIssuerOptions): Promise<Tok
   const anonymous = options.anonymous ?? 'deny';
   const refreshTokens = new Map<string, string>();
   const grants: TokenGrant[] = [];
+  const issued: string[] = [];
 
   const unauthorized = (res: ServerResponse, message: string): void =>
     sendDistributionError(res, 401, 'UNAUTHORIZED', message, undefined, {
@@ -227,6 +230,7 @@ export async function startTokenIssuer(options: TokenIssuerOptions): Promise<Tok
       },
       options.keyHeader,
     );
+    issued.push(token);
     const body = JSON.stringify({
       token,
       access_token: token,
@@ -241,6 +245,7 @@ export async function startTokenIssuer(options: TokenIssuerOptions): Promise<Tok
   const newRefreshToken = (subject: string): string => {
     const t = randomBytes(24).toString('base64url');
     refreshTokens.set(t, subject);
+    issued.push(t);
     return t;
   };
 
@@ -326,6 +331,7 @@ export async function startTokenIssuer(options: TokenIssuerOptions): Promise<Tok
     rootCertBundlePem: material.certificate.toString(),
     tokenRequests: () => grants.length,
     grants: () => grants,
+    issuedTokens: () => issued,
     stop: server.stop,
   };
 }

@@ -139,6 +139,13 @@ export class TokenCache {
   }
 }
 
+/** An Authorization value, its token or base64 part, and the credential's secrets: what redactSecrets hides. */
+export function credentialSecrets(authorization: string | undefined, credential: Credential | undefined): string[] {
+  const out = [credential?.password, credential?.identityToken, credential?.registryToken];
+  if (authorization) out.push(authorization, authorization.slice(authorization.indexOf(' ') + 1));
+  return out.filter((s): s is string => s !== undefined && s !== '');
+}
+
 export function basicAuthorization(credential: Credential): string {
   return `Basic ${Buffer.from(`${credential.username ?? ''}:${credential.password ?? ''}`).toString('base64')}`;
 }
@@ -223,6 +230,7 @@ async function fetchToken(req: TokenRequest): Promise<{ token: string; expiresIn
       status: res.statusCode,
       body: res.body,
       context: `getting a token for ${req.registry}`,
+      secrets: credentialSecrets(headers.authorization, cred),
       ...(hint ? { hint } : {}),
     });
     if (res.statusCode === 401 || res.statusCode === 403) {

@@ -87,6 +87,26 @@ export interface FailedResponse {
   hint?: string;
   /** What the request was for, put first: `getting a token for ghcr.io`. */
   context?: string;
+  /**
+   * What the request carried that must never be shown (its Authorization, the password): a
+   * server may quote the request in its error, and the message ends up in CI logs.
+   */
+  secrets?: readonly string[];
+}
+
+/** Secrets shorter than this are not searched for: they would blank out ordinary words. */
+const MIN_SECRET_LENGTH = 4;
+
+/** `text` with every secret, as is, JSON-escaped or URL-encoded, replaced by REDACTED. */
+export function redactSecrets(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const secret of secrets) {
+    if (secret.length < MIN_SECRET_LENGTH) continue;
+    for (const form of new Set([secret, JSON.stringify(secret).slice(1, -1), encodeURIComponent(secret)])) {
+      out = out.split(form).join('REDACTED');
+    }
+  }
+  return out;
 }
 
 function statusCode(status: number, registryCodes: readonly string[]): OciErrorCode {
@@ -106,7 +126,9 @@ function statusCode(status: number, registryCodes: readonly string[]): OciErrorC
  * them the status alone speaks.
  */
 export async function responseError(r: FailedResponse): Promise<OciError> {
-  const raw = r.method === 'HEAD' ? Buffer.alloc(0) : await readLimited(r.body);
+  const body = r.method === 'HEAD' ? Buffer.alloc(0) : await readLimited(r.body);
+  // Before parsing and shortening: a secret cut in half would no longer be recognised.
+  const raw = r.secrets?.length ? Buffer.from(redactSecrets(body.toString('utf8'), r.secrets)) : body;
   if (r.method === 'HEAD') discard(r.body);
   const entries = parseErrors(raw);
   const registryCodes = entries.map((e) => String(e.code ?? 'UNKNOWN'));

@@ -5,7 +5,7 @@ import { Agent, type Dispatcher } from 'undici';
 import type { Credential, CredentialStore } from '../credentials.ts';
 import { OciError } from '../errors.ts';
 import { registryApiHost } from '../reference.ts';
-import { basicAuthorization, type Challenge, parseChallenges, TokenCache } from './auth.ts';
+import { basicAuthorization, type Challenge, credentialSecrets, parseChallenges, TokenCache } from './auth.ts';
 import { discard, redactUrl, responseError } from './response-error.ts';
 import {
   Backoff,
@@ -317,9 +317,12 @@ export class Transport {
       if (typeof req.body === 'function') body = await req.body();
       else body = req.body;
       let res: Dispatcher.ResponseData;
-      let sentAuth = auth;
+      // An absolute URL the registry handed out (an upload Location on storage) may name
+      // another host: the registry's credentials go to the registry's origin only, as
+      // go-containerregistry's transports match the request host before adding them.
+      let sentAuth = url.origin === this.origin.origin ? auth : undefined;
       try {
-        res = await this.dispatchOnce(url, req, auth, body);
+        res = await this.dispatchOnce(url, req, sentAuth, body);
         for (let hops = 0; follow && REDIRECT_STATUSES.has(res.statusCode); hops++) {
           const location = header(res.headers, 'location');
           discard(res.body);
@@ -374,7 +377,7 @@ export class Transport {
         throw err;
       }
       const after = isRetryableStatus(status) ? parseRetryAfter(header(res.headers, 'retry-after')) : undefined;
-      const err = await this.failure(req.method, url, status, res, auth !== undefined);
+      const err = await this.failure(req.method, url, status, res, auth);
       if (after !== undefined) retryAfters.set(err, after);
       throw err;
     }
@@ -396,18 +399,26 @@ export class Transport {
     url: URL,
     status: number,
     res: Dispatcher.ResponseData,
-    authenticated: boolean,
+    auth: string | undefined,
   ): Promise<OciError> {
+    const authenticated = auth !== undefined;
+    const credential = await this.credential().catch(() => undefined);
     let hint: string | undefined;
     if (status === 401) {
-      const credential = await this.credential().catch(() => undefined);
       hint = credential
         ? `the credentials for ${this.registry} were rejected; run "sigil login ${this.registry}" again`
         : `run "sigil login ${this.registry}" or set DOCKER_CONFIG`;
     } else if (status === 403) {
       hint = `the credentials${authenticated ? '' : ' (none)'} do not allow this on ${this.registry}`;
     }
-    const err = await responseError({ method, url, status, body: res.body, ...(hint ? { hint } : {}) });
+    const err = await responseError({
+      method,
+      url,
+      status,
+      body: res.body,
+      secrets: credentialSecrets(auth, credential),
+      ...(hint ? { hint } : {}),
+    });
     if (status === 401 && err.code !== 'UNAUTHORIZED') {
       return new OciError('UNAUTHORIZED', err.message, { status, registryCodes: err.registryCodes ?? [] });
     }
