@@ -11,7 +11,8 @@ cd "$(dirname "$0")/.."
 # are built from real .deb packages fetched with apt-get download. time: peak RSS in the benchmark.
 # bsdutils: script(1) gives the progress test a terminal. util-linux: setpriv ties test registries to their parent.
 # binutils: objcopy adds a cargo-auditable .dep-v0 section to a real Rust binary (testdata/rust-binaries.ts).
-packages=(docker-registry skopeo openssl ca-certificates dpkg apt xz-utils zstd apache2-utils time bsdutils util-linux binutils)
+# strace: the key-file test watches every open and chmod of a private key for a moment of wider access.
+packages=(docker-registry skopeo openssl ca-certificates dpkg apt xz-utils zstd apache2-utils time bsdutils util-linux binutils strace)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

@@ -15,9 +15,10 @@ import { type CliResult, SIGIL_BIN } from '../helpers/cli.ts';
 
 const PASSWORD = 'key-files-passphrase-3e1';
 
+/** strace installed and allowed to trace here (a container may forbid ptrace). */
 function hasStrace(): boolean {
   try {
-    execFileSync('strace', ['-V'], { stdio: 'ignore' });
+    execFileSync('strace', ['-f', '-o', '/dev/null', 'true'], { stdio: 'ignore' });
     return true;
   } catch {
     return false;
