@@ -8,7 +8,8 @@ import { AttachError } from './errors.ts';
 import { goJson, sortedMap } from './go-json.ts';
 import { AttachAnnotation, AttachMediaType } from './media-types.ts';
 import { type TagLayerInput, tagLayerDescriptor } from './signature-image.ts';
-import { putAfterBlobs, settleTag } from './settle.ts';
+import { putAfterBlobs } from '../oci/put-after-blobs.ts';
+import { settleTag } from './settle.ts';
 import { getManifestIfExists } from './tag-image.ts';
 
 /** The OCI empty descriptor's blob (image spec v1.1, "Guidance for an Empty Descriptor"). */

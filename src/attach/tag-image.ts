@@ -6,7 +6,8 @@ import { MediaType } from '../oci/media-types.ts';
 import type { Registry } from '../oci/registry/client.ts';
 import { AttachError } from './errors.ts';
 import { AttachAnnotation } from './media-types.ts';
-import { putAfterBlobs, settleTag } from './settle.ts';
+import { putAfterBlobs } from '../oci/put-after-blobs.ts';
+import { settleTag } from './settle.ts';
 import {
   MAX_SIGNATURE_LAYERS,
   parseSignatureImage,

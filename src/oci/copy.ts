@@ -3,6 +3,7 @@ import type { Digest } from './digest.ts';
 import { OciError } from './errors.ts';
 import { type Descriptor, type ManifestBlob, type Platform, parseManifest } from './manifest.ts';
 import { LINUX_AMD64, selectManifest } from './platform.ts';
+import { putAfterBlobs } from './put-after-blobs.ts';
 
 export interface CopyOptions {
   /** Platform to pick from an index; ignored with `allPlatforms`. Default linux/amd64. */
@@ -75,8 +76,8 @@ export async function copyImage(
     o.onProgress?.({ kind: 'plan', blobs: blobs.length, bytes: blobs.reduce((n, b) => n + b.size, 0) });
 
     const stats = { total: blobs.length, copied: 0, skipped: 0, bytesCopied: 0 };
-    await forEachConcurrently(blobs, o.concurrency, controller, async (desc) => {
-      if (await dst.hasBlob(desc, signal)) {
+    const copyBlob = async (desc: Descriptor, ifMissing: boolean): Promise<void> => {
+      if (ifMissing && (await dst.hasBlob(desc, signal))) {
         stats.skipped++;
         o.onProgress?.({ kind: 'blob-skip', digest: desc.digest, size: desc.size });
         return;
@@ -89,9 +90,22 @@ export async function copyImage(
       stats.copied++;
       stats.bytesCopied += desc.size;
       o.onProgress?.({ kind: 'blob-done', digest: desc.digest, size: desc.size });
-    });
-    for (const child of plan.children) await dst.pushManifest(child, signal);
-    await dst.commit(top, signal);
+    };
+    // Another client pushing the same blobs at the same moment can make the registry refuse our
+    // manifest for a blob we uploaded (putAfterBlobs): the blobs it names are sent again.
+    await putAfterBlobs(
+      async ({ first, missing }) => {
+        const again = missing ? blobs.filter((b) => missing.includes(b.digest)) : blobs;
+        await forEachConcurrently(first ? blobs : again, o.concurrency, controller, (d) =>
+          copyBlob(d, first || !missing),
+        );
+      },
+      async () => {
+        for (const child of plan.children) await dst.pushManifest(child, signal);
+        await dst.commit(top, signal);
+      },
+      signal,
+    );
     return {
       digest: top.descriptor.digest,
       mediaType: top.descriptor.mediaType,
