@@ -62,7 +62,7 @@ function sourceFiles(dir: string): string[] {
 }
 
 describe('docs/reference.md', () => {
-  it('is what scripts/reference.ts renders (run `node --experimental-transform-types scripts/reference.ts`)', async () => {
+  it('is what scripts/reference.ts renders (run `npm run reference`)', async () => {
     expect(committed).toBe(await renderReference());
   });
 
