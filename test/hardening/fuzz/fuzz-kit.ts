@@ -455,8 +455,13 @@ export async function fuzz<T>(
     fc.asyncProperty(arb, async (input) => {
       row.inputs++;
       const started = performance.now();
+      let timer: NodeJS.Timeout | undefined;
+      // A promise that never settles is a hang too; the elapsed-time check below cannot see it.
+      const hang = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${parser}: no answer after ${limit * 5} ms`)), limit * 5);
+      });
       try {
-        await run(input);
+        await Promise.race([Promise.resolve().then(() => run(input)), hang]);
         row.accepted++;
       } catch (e) {
         if (!typed(e)) {
@@ -470,6 +475,7 @@ export async function fuzz<T>(
         }
         row.refused++;
       } finally {
+        clearTimeout(timer);
         const ms = performance.now() - started;
         row.slowestMs = Math.max(row.slowestMs, ms);
         if (ms > limit) {
