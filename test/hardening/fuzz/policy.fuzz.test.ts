@@ -38,6 +38,16 @@ const billionLaughs = [
 ].join('\n');
 
 describe('policy files', () => {
+  test('regression: a 94 KB subjectRegExp is POLICY_INVALID at once (RE2JS took 150 s to compile it)', () => {
+    const text = files[0]!.text.replace(/subjectRegExp: .*/, `subjectRegExp: ${'x'.repeat(94_000)}`);
+    expect(text).not.toBe(files[0]!.text);
+    const started = performance.now();
+    expect(() => parsePolicyText(text, files[0]!.file)).toThrow(
+      expect.objectContaining({ code: 'POLICY_INVALID', message: expect.stringContaining('the limit is 4096') }),
+    );
+    expect(performance.now() - started).toBeLessThan(1000);
+  });
+
   test('regression: a YAML alias bomb is POLICY_INVALID (yaml threw a plain ReferenceError)', () => {
     expect(() => parsePolicyText(billionLaughs, files[0]!.file)).toThrow(
       expect.objectContaining({ code: 'POLICY_INVALID', message: expect.stringContaining('alias') }),
