@@ -103,7 +103,7 @@ describe('OS package databases', () => {
       { path: '/var/lib/dpkg/info/netbase.list', bytes: utf8('/.\n/etc\n/etc/protocols\n/etc/services\n') },
     ];
     await fuzz(figures, 'dpkg', oneMutated(files, textOrBytes), (fs) => runCataloger(dpkgCataloger, fs), {
-      numRuns: 400,
+      numRuns: 210,
       typed: never,
     });
   });
@@ -111,7 +111,7 @@ describe('OS package databases', () => {
   test('apk: lib/apk/db/installed', async () => {
     const files = [{ path: '/lib/apk/db/installed', bytes: vector('apk-alpine-3.16-python/lib/apk/db/installed') }];
     await fuzz(figures, 'apk', oneMutated(files, textOrBytes), (fs) => runCataloger(apkCataloger, fs), {
-      numRuns: 300,
+      numRuns: 100,
       typed: never,
     });
   });
@@ -126,7 +126,7 @@ describe('OS package databases', () => {
       ),
     );
     await fuzz(figures, 'rpm (bdb, ndb)', input, (fs) => runCataloger(rpmCataloger, fs), {
-      numRuns: 150,
+      numRuns: 100,
       typed: never,
     });
   });
@@ -144,7 +144,7 @@ describe('OS package databases', () => {
 
   test('os-release', async () => {
     const sample = vector('dpkg-distroless-static-debian11/os-release.txt').toString();
-    await fuzz(figures, 'os-release', mutatedText(sample), (t) => parseOsRelease(t), { numRuns: 300, typed: never });
+    await fuzz(figures, 'os-release', mutatedText(sample), (t) => parseOsRelease(t), { numRuns: 210, typed: never });
   });
 });
 
@@ -159,7 +159,7 @@ describe('language ecosystems', () => {
       'six-1.16.0.egg-info/PKG-INFO',
     ].map((p) => ({ path: `/usr/lib/python3/dist-packages/${p}`, bytes: vector(`${site}/${p}`) }));
     await fuzz(figures, 'python', oneMutated(files, textOrBytes), (fs) => runCataloger(pythonCataloger, fs), {
-      numRuns: 300,
+      numRuns: 210,
       typed: never,
     });
   });
@@ -201,7 +201,7 @@ describe('language ecosystems', () => {
       },
     ];
     await fuzz(figures, 'npm', oneMutated(files, jsonOrBytes), (fs) => runCataloger(npmCataloger, fs), {
-      numRuns: 400,
+      numRuns: 180,
       typed: never,
     });
   });
@@ -230,7 +230,7 @@ describe('language ecosystems', () => {
       },
     ];
     await fuzz(figures, 'composer', oneMutated(files, jsonOrBytes), (fs) => runCataloger(composerCataloger, fs), {
-      numRuns: 300,
+      numRuns: 210,
       typed: never,
     });
   });
@@ -265,7 +265,7 @@ end
       },
     ];
     await fuzz(figures, 'ruby gemspec', oneMutated(files, textOrBytes), (fs) => runCataloger(gemCataloger, fs), {
-      numRuns: 300,
+      numRuns: 210,
       typed: never,
     });
   });
@@ -280,7 +280,7 @@ end
       'java archives',
       oneMutated(files, (f) => mutatedBytes(f.bytes, 6)),
       (fs) => runCataloger(javaCataloger, fs),
-      { numRuns: 200, typed: never },
+      { numRuns: 80, typed: never },
     );
   });
 
@@ -323,7 +323,7 @@ end
       'go build info',
       input,
       (bytes) => runCataloger(goBinaryCataloger, [], [{ path: '/usr/bin/x', bytes, layerDiffId: LAYER }]),
-      { numRuns: 400, typed: never },
+      { numRuns: 280, typed: never },
     );
   });
 
@@ -351,7 +351,7 @@ end
         }
         await runCataloger(rustAuditCataloger, [], extracts);
       },
-      { numRuns: 300, typed: never },
+      { numRuns: 210, typed: never },
     );
   });
 });

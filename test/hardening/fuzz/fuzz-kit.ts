@@ -388,7 +388,9 @@ export class FuzzFigures {
     const lines = [
       '# Fuzzing figures',
       '',
-      'Written by test/hardening/fuzz; each family row set is from its latest run.',
+      `Written by test/hardening/fuzz; each family's rows are from its latest run. Seed: ${
+        fc.readConfigureGlobal().seed ?? 'random (set CI or SIGIL_FC_SEED for a fixed one)'
+      }.`,
       '',
       '| family | parser | inputs tried | accepted | refused (typed error) | crashes | slowest input (ms) |',
       '| --- | --- | ---: | ---: | ---: | ---: | ---: |',
@@ -418,6 +420,12 @@ export class FuzzFigures {
 }
 
 export const RESULTS_DIR = fileURLToPath(new URL('../../../test-results/', import.meta.url));
+
+/**
+ * The run counts are sized for CI on two shared cores (the folder in about a minute);
+ * SIGIL_FUZZ_SCALE=10 tries ten times as many inputs per parser for a longer local session.
+ */
+const RUN_SCALE = Number(process.env.SIGIL_FUZZ_SCALE ?? '1') || 1;
 
 /** Longest one input may take: a parser that needs more on a few hundred KiB is hanging. */
 export const PER_INPUT_MS = 2000;
@@ -450,6 +458,7 @@ export async function fuzz<T>(
 ): Promise<void> {
   const row = figures.row(parser);
   const typed = options.typed ?? sigilTyped;
+  const numRuns = Math.max(1, Math.round(options.numRuns * RUN_SCALE));
   const limit = options.perInputMs ?? PER_INPUT_MS;
   await fc.assert(
     fc.asyncProperty(arb, async (input) => {
@@ -487,6 +496,6 @@ export async function fuzz<T>(
         }
       }
     }),
-    { numRuns: options.numRuns, endOnFailure: true },
+    { numRuns, endOnFailure: true },
   );
 }

@@ -125,7 +125,7 @@ describe('references', () => {
         // What parses prints back to something that parses to the same thing.
         expect(parseReference(ref.toString()).toString()).toBe(ref.toString());
       },
-      { numRuns: 1500 },
+      { numRuns: 800 },
     );
   });
 });
@@ -152,12 +152,12 @@ describe('manifests and indexes', () => {
           selectManifest(parsed.index, { os: 'linux', architecture: 'arm', variant: 'v7' }, 'fuzz');
         }
       },
-      { numRuns: 1000 },
+      { numRuns: 560 },
     );
   });
 
   test('parseConfig on mutated image configs', async () => {
-    await fuzz(figures, 'parseConfig', mutatedJson(config), (bytes) => parseConfig(bytes, 'fuzz'), { numRuns: 600 });
+    await fuzz(figures, 'parseConfig', mutatedJson(config), (bytes) => parseConfig(bytes, 'fuzz'), { numRuns: 480 });
   });
 
   test('resolveImage + layer read over a mutated root manifest, index or config', async () => {
@@ -170,7 +170,7 @@ describe('manifests and indexes', () => {
       }),
     );
     await fuzz(figures, 'resolveImage (manifest, index, config)', input, resolveAndRead, {
-      numRuns: 400,
+      numRuns: 320,
       typed: (e) => isOciError(e) || isFilesystemError(e),
     });
   });

@@ -59,7 +59,7 @@ describe('policy files', () => {
       .nat({ max: files.length - 1 })
       .chain((i) => mutatedText(files[i]!.text).map((t) => ({ ...files[i]!, text: t })));
     await fuzz(figures, 'policy YAML (text mutations)', input, ({ text, file }) => parsePolicyText(text, file), {
-      numRuns: 400,
+      numRuns: 320,
     });
   });
 
@@ -71,7 +71,7 @@ describe('policy files', () => {
       })),
     );
     await fuzz(figures, 'policy YAML (field mutations)', input, ({ text, file }) => parsePolicyText(text, file), {
-      numRuns: 300,
+      numRuns: 240,
     });
   });
 
@@ -84,7 +84,7 @@ describe('policy files', () => {
       fc.integer({ min: 2, max: 50 }).map((n) => Array.from({ length: n }, () => files[0]!.text).join('\n---\n')),
     );
     await fuzz(figures, 'policy YAML (arbitrary, bombs)', input, (text) => parsePolicyText(text, files[0]!.file), {
-      numRuns: 100,
+      numRuns: 80,
     });
   });
 });

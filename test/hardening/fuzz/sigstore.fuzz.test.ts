@@ -63,7 +63,7 @@ describe('bundles and envelopes', () => {
       'Sigstore bundle -> evidence',
       fc.oneof(mutatedJson(bundleKeyless), mutatedJson(bundleKey), fc.uint8Array({ maxLength: 300 })),
       (b) => evidenceFromBundle(b, { description: 'fuzz' }),
-      { numRuns: 400, typed: never },
+      { numRuns: 200, typed: never },
     );
   });
 
@@ -77,12 +77,12 @@ describe('bundles and envelopes', () => {
         fc.uint8Array({ maxLength: 200 }),
       ),
       (e) => parseEnvelope(e as Uint8Array),
-      { numRuns: 400 },
+      { numRuns: 260 },
     );
   });
 
   test('parseStatement: mutated in-toto statements', async () => {
-    await fuzz(figures, 'in-toto statement', mutatedJson(statement), (s) => parseStatement(s), { numRuns: 300 });
+    await fuzz(figures, 'in-toto statement', mutatedJson(statement), (s) => parseStatement(s), { numRuns: 200 });
   });
 
   test('evidenceFromEnvelopeFile never throws (bundle or bare envelope file, with cosign material beside it)', async () => {
@@ -102,7 +102,7 @@ describe('bundles and envelopes', () => {
       'envelope file -> evidence',
       input,
       ([bytes, material]) => evidenceFromEnvelopeFile(bytes, '/fuzz.json', material),
-      { numRuns: 300, typed: never },
+      { numRuns: 200, typed: never },
     );
   });
 });
@@ -135,7 +135,7 @@ describe('legacy cosign layers', () => {
 
   test('evidenceFromTagLayer never throws', async () => {
     await fuzz(figures, 'legacy .sig/.att layer -> evidence', layer, (l) => evidenceFromTagLayer(l), {
-      numRuns: 400,
+      numRuns: 260,
       typed: never,
     });
   });
@@ -148,7 +148,7 @@ describe('legacy cosign layers', () => {
       mutatedJson(sample).map((b) => Buffer.from(b).toString('utf8')),
       (a) => tlogEntryFromRekorBundle(a),
       // A plain Error here is fine: its only caller (tryRead) turns any throw into a problem line.
-      { numRuns: 300, typed: (e) => e instanceof Error && !(e instanceof TypeError) && !(e instanceof RangeError) },
+      { numRuns: 200, typed: (e) => e instanceof Error && !(e instanceof TypeError) && !(e instanceof RangeError) },
     );
   });
 
@@ -182,7 +182,7 @@ describe('legacy cosign layers', () => {
       ),
       ([evidence, authority]) =>
         checkEvidence(evidence, authority, { digest: SUBJECT, now: new Date('2025-03-01T00:00:00Z'), offline: true }),
-      { numRuns: 200, typed: never },
+      { numRuns: 130, typed: never },
     );
   });
 });
@@ -209,13 +209,13 @@ describe('certificates and trust roots', () => {
         }
         certificateIdentity(der);
       },
-      { numRuns: 500, typed: sigilTyped },
+      { numRuns: 320, typed: sigilTyped },
     );
   });
 
   test('pemCertificates on mutated PEM text', async () => {
     await fuzz(figures, 'PEM certificate list', mutatedText(certPem + certPem), (t) => pemCertificates(t), {
-      numRuns: 200,
+      numRuns: 130,
       typed: never,
     });
   });
@@ -226,7 +226,7 @@ describe('certificates and trust roots', () => {
       'trusted_root.json',
       mutatedJson(trustedRoot).map((b) => Buffer.from(b).toString('utf8')),
       (text) => trustMaterialOf(parseTrustedRoot(text, 'fuzz')),
-      { numRuns: 150, typed: sigilTyped },
+      { numRuns: 100, typed: sigilTyped },
     );
   });
 });

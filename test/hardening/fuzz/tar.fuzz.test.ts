@@ -86,7 +86,7 @@ describe('mutated layers', () => {
       'layer walk + squash (tar mutated)',
       input,
       ([tar, how]) => squashOver(compress(tar, how), sha256(tar), MEDIA[how]),
-      { numRuns: 500, typed },
+      { numRuns: 400, typed },
     );
   });
 
@@ -99,7 +99,7 @@ describe('mutated layers', () => {
       'layer walk + squash (compressed stream mutated)',
       input,
       ([blob, how]) => squashOver(blob, sha256(sample), MEDIA[how]),
-      { numRuns: 300, typed },
+      { numRuns: 240, typed },
     );
   });
 
@@ -110,7 +110,7 @@ describe('mutated layers', () => {
       fc.uint8Array({ maxLength: 64 }).map((b) => Buffer.concat([Buffer.from([0x28, 0xb5, 0x2f, 0xfd]), b])),
     );
     await fuzz(figures, 'layer walk (arbitrary bytes)', input, (blob) => squashOver(blob, sha256(blob), MEDIA.none), {
-      numRuns: 300,
+      numRuns: 240,
       typed,
     });
   });
@@ -184,7 +184,7 @@ describe('hand-written headers', () => {
       'layer walk + squash (raw headers)',
       fc.tuple(archive, compression),
       ([tar, how]) => squashOver(compress(tar, how), sha256(tar), MEDIA[how]),
-      { numRuns: 400, typed },
+      { numRuns: 320, typed },
     );
   });
 
@@ -200,7 +200,7 @@ describe('hand-written headers', () => {
           expect(e.path === '/' || !e.path.endsWith('/')).toBe(true);
         }
       },
-      { numRuns: 300, typed },
+      { numRuns: 240, typed },
     );
   });
 });
