@@ -10,7 +10,8 @@ type Qualifiers = Record<string, string | undefined>;
 
 /**
  * Build a purl. Qualifiers with an empty or undefined value are dropped; the rest are written in
- * alphabetical order (packageurl-js sorts them, as syft's `PURLQualifiers` does).
+ * alphabetical order (packageurl-js sorts them, as syft's `PURLQualifiers` does). `''` when
+ * the parts make no valid purl.
  */
 export function buildPurl(
   type: string,
@@ -22,14 +23,22 @@ export function buildPurl(
 ): string {
   const q: Record<string, string> = {};
   for (const [k, v] of Object.entries(qualifiers)) if (v !== undefined && v !== '') q[k] = v;
-  const purl = new PackageURL(
-    type,
-    namespace === '' ? undefined : namespace,
-    name,
-    version === '' ? undefined : version,
-    Object.keys(q).length > 0 ? q : undefined,
-    subpath,
-  ).toString();
+  let purl: string;
+  try {
+    purl = new PackageURL(
+      type,
+      namespace === '' ? undefined : namespace,
+      name,
+      version === '' ? undefined : version,
+      Object.keys(q).length > 0 ? q : undefined,
+      subpath,
+    ).toString();
+  } catch {
+    // A name or version from a hostile database that no purl can hold (an empty name, a Go
+    // version "v…" that is not semver, where packageurl-js 2.0.1 even throws a ReferenceError):
+    // the package is still reported, without a purl, which the encoders already leave out.
+    return '';
+  }
   return encodeVersionColon(purl);
 }
 

@@ -6,13 +6,14 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { pipeline, Readable, Transform, type TransformCallback } from 'node:stream';
-import { createGunzip, createZstdDecompress } from 'node:zlib';
+import { createGunzip } from 'node:zlib';
 import * as tar from 'tar-stream';
 import { OciError } from '../oci/errors.ts';
 import { digestAlgorithm, type Digest } from '../oci/digest.ts';
 import { FilesystemError } from './errors.ts';
 import type { FileType } from './file-tree.ts';
 import { normalizePath } from './paths.ts';
+import { zstdFrameDecoder } from './zstd-frames.ts';
 
 export type LayerCompression = 'gzip' | 'zstd' | 'none';
 
@@ -223,7 +224,7 @@ export async function decompressLayer(
   const stages: NodeJS.ReadWriteStream[] = [];
   if (options.onBytes !== undefined) stages.push(new Counter(options.onBytes));
   if (compression === 'gzip') stages.push(createGunzip({ chunkSize: INFLATE_CHUNK }));
-  if (compression === 'zstd') stages.push(createZstdDecompress({ chunkSize: INFLATE_CHUNK }));
+  if (compression === 'zstd') stages.push(zstdFrameDecoder(INFLATE_CHUNK));
   let diffId = options.diffId;
   if (compression === 'none' && diffId !== undefined && options.blobDigest !== undefined) {
     if (digestAlgorithm(diffId) === digestAlgorithm(options.blobDigest)) {

@@ -1,4 +1,4 @@
-import { assertDigest, type Digest, verifyBytes } from './digest.ts';
+import { assertDigest, type Digest, isDigest, verifyBytes } from './digest.ts';
 import { OciError } from './errors.ts';
 import { isImageManifestMediaType, isIndexMediaType, MediaType } from './media-types.ts';
 
@@ -85,7 +85,10 @@ export function parseManifest(bytes: Uint8Array, mediaType: string | undefined, 
   if (isIndex) {
     if (!Array.isArray(doc.manifests))
       throw new OciError('MANIFEST_INVALID', `${what}: index has no "manifests" array`);
-    for (const d of doc.manifests as unknown[]) checkDescriptor(d, `${what}: manifests[]`);
+    for (const d of doc.manifests as unknown[]) {
+      checkDescriptor(d, `${what}: manifests[]`);
+      checkPlatform(d.platform, `${what}: manifests[] ${d.digest}`);
+    }
     return { kind: 'index', index: doc as unknown as ImageIndex };
   }
   if (!Array.isArray(doc.layers)) throw new OciError('MANIFEST_INVALID', `${what}: manifest has no "layers" array`);
@@ -104,6 +107,19 @@ function checkDescriptor(d: unknown, what: string): asserts d is Descriptor {
   if (typeof o.size !== 'number' || !Number.isSafeInteger(o.size) || o.size < 0) {
     throw new OciError('MANIFEST_INVALID', `${what}: descriptor ${o.digest} has an invalid size`);
   }
+}
+
+/** Platform selection reads `os` and `architecture` as strings; an index entry may only omit the whole field. */
+function checkPlatform(p: unknown, what: string): void {
+  if (p === undefined) return;
+  const o = p as Partial<Platform> | null;
+  if (typeof o !== 'object' || o === null || typeof o.os !== 'string' || typeof o.architecture !== 'string')
+    throw new OciError('MANIFEST_INVALID', `${what}: platform must be an object with "os" and "architecture" strings`);
+  if (o.variant !== undefined && typeof o.variant !== 'string')
+    throw new OciError('MANIFEST_INVALID', `${what}: platform variant must be a string`);
+  const features = o['os.features'] as unknown;
+  if (features !== undefined && (!Array.isArray(features) || !features.every((f) => typeof f === 'string')))
+    throw new OciError('MANIFEST_INVALID', `${what}: platform os.features must be an array of strings`);
 }
 
 /** The manifest's own media type: the field if present, else what the transport said, else guessed from shape. */
@@ -131,6 +147,9 @@ export function parseConfig(bytes: Uint8Array, what: string): ImageConfig {
   try {
     const cfg = JSON.parse(new TextDecoder().decode(bytes)) as ImageConfig;
     if (!cfg.rootfs || !Array.isArray(cfg.rootfs.diff_ids)) throw new Error('no rootfs.diff_ids');
+    // Each diffID keys the layer cache and picks the hash of the uncompressed stream.
+    const bad = cfg.rootfs.diff_ids.find((d: unknown) => typeof d !== 'string' || !isDigest(d));
+    if (bad !== undefined) throw new Error(`rootfs.diff_ids holds ${JSON.stringify(bad)}, not a digest`);
     return cfg;
   } catch (e) {
     throw new OciError('MANIFEST_INVALID', `${what}: image config is invalid: ${(e as Error).message}`, { cause: e });

@@ -1,4 +1,5 @@
 import { ASN1Obj, X509Certificate } from '@sigstore/core';
+import { VerifyError } from './errors.ts';
 
 /**
  * What a keyless certificate says about its signer: every Subject Alternative Name, the OIDC
@@ -61,7 +62,19 @@ export function claimOid(name: string): string | undefined {
   return n === undefined ? undefined : `${FULCIO_OID}.${n}`;
 }
 
+/** Throws CERTIFICATE_INVALID when the DER or one of the extensions read does not parse. */
 export function certificateIdentity(der: Uint8Array): CertificateIdentity {
+  try {
+    return readIdentity(der);
+  } catch (err) {
+    // @sigstore/core parses extensions lazily and throws plain TypeErrors on a malformed one.
+    throw new VerifyError('CERTIFICATE_INVALID', `certificate does not parse: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+}
+
+function readIdentity(der: Uint8Array): CertificateIdentity {
   const cert = X509Certificate.parse(Buffer.from(der));
   const extensions: Record<string, string> = {};
   for (const [name, n] of Object.entries(RAW_EXTENSIONS)) {

@@ -232,7 +232,13 @@ export function parsePolicyText(text: string, file: string, warnings: LintWarnin
     }
     if (doc.contents === null) continue;
     const r = new Reader(file, dirname(resolve(file)), doc, lines, warnings);
-    const value = doc.toJS({ maxAliasCount: 100 }) as unknown;
+    let value: unknown;
+    try {
+      value = doc.toJS({ maxAliasCount: 100 });
+    } catch (err) {
+      // yaml throws a plain ReferenceError when the alias cap stops an alias bomb.
+      throw new PolicyLoadError(file, r.line([]), '', `YAML: ${(err as Error).message}`, { cause: err });
+    }
     // An empty document (a trailing `---`, comments only) declares nothing.
     if (value === null || value === undefined) continue;
     const top = r.map(value, [], ['apiVersion', 'kind', 'metadata', 'spec'], ['apiVersion', 'kind']);
