@@ -94,6 +94,13 @@ const COLUMNS: Column[] = [
     rules: (row) => [{ match: row.statusSel, fault: 'reset', schedule: { every: 3 } }],
   },
   {
+    name: 'answer lost after the registry acted, every 3rd',
+    retryWins: true,
+    // The request reaches the registry (a PUT is applied, an upload committed), only the answer
+    // is lost: the retry must cope with the work already being done.
+    rules: (row) => [{ match: row.statusSel, fault: 'lost-answer', schedule: { every: 3 } }],
+  },
+  {
     name: 'reset mid-body',
     retryWins: true,
     rules: (row) => [{ match: row.bodySel, fault: 'drop-after:100', schedule: first(2) }],

@@ -217,6 +217,26 @@ describe('startFaultProxy', () => {
     });
   });
 
+  it("'lost-answer' lets the registry act on the request, then drops the answer", async () => {
+    const losing = await startFaultProxy(registry.url, {
+      fault: (req) => (req.method === 'PUT' ? 'lost-answer' : false),
+    });
+    try {
+      const data = randomBytes(1024);
+      const start = await fetch(`${losing.url}/v2/proxy/lost/blobs/uploads/`, { method: 'POST' });
+      expect(start.status).toBe(202);
+      const put = new URL(start.headers.get('location')!);
+      put.searchParams.set('digest', sha256(data));
+      await expect(fetch(put, { method: 'PUT', body: data })).rejects.toThrow();
+      expect(losing.exchanges().at(-1)).toMatchObject({ method: 'PUT', status: 0, fault: 'lost-answer' });
+      // The upload was committed all the same.
+      const head = await fetch(`${registry.url}/v2/proxy/lost/blobs/${sha256(data)}`, { method: 'HEAD' });
+      expect(head.status).toBe(200);
+    } finally {
+      await losing.stop();
+    }
+  });
+
   it('scheduleFaults fires on the first N matches, on every k-th, or always, counting per rule', async () => {
     const rules = scheduleFaults([
       { match: (m, p) => m === 'GET' && p.includes('/blobs/'), fault: 'status:503', schedule: { first: 2 } },

@@ -12,6 +12,9 @@
  *   forwarding: the upstream never sees the request.
  * - '429:S': answer 429 TOOMANYREQUESTS with `Retry-After: S`, without forwarding.
  * - 'reset': destroy the connection before any response, without forwarding.
+ * - 'lost-answer': forward the request, let the registry act on it (a PUT is applied), then
+ *   destroy the connection instead of passing the answer on: the client cannot tell whether it
+ *   happened.
  * Faults on the response body (the body is read whole first; test bodies are small):
  * - 'flip' (or `true`): the byte in the middle is inverted; status and Content-Length unchanged.
  * - 'truncate': the first half of the body is sent as a complete response with a matching,
@@ -29,7 +32,8 @@ import { sendDistributionError } from './distribution-errors.ts';
 import { serveLoopback } from './http-server.ts';
 
 export type BodyFault = 'flip' | 'truncate' | `drop-after:${number}`;
-export type AppliedFault = BodyFault | `latency:${number}` | `status:${number}` | `429:${number}` | 'reset';
+export type AppliedFault =
+  BodyFault | `latency:${number}` | `status:${number}` | `429:${number}` | 'reset' | 'lost-answer';
 /** What to do to one request; `false` forwards it untouched, `true` is 'flip'. */
 export type Fault = boolean | AppliedFault;
 
@@ -119,7 +123,7 @@ function readAll(stream: IncomingMessage): Promise<Buffer> {
   });
 }
 
-const FAULT_PATTERN = /^(flip|truncate|reset|drop-after:\d+|latency:\d+|status:[1-5]\d\d|429:\d+)$/;
+const FAULT_PATTERN = /^(flip|truncate|reset|lost-answer|drop-after:\d+|latency:\d+|status:[1-5]\d\d|429:\d+)$/;
 
 function normalise(f: Fault): AppliedFault | undefined {
   if (f === false) return undefined;
@@ -165,6 +169,12 @@ export async function startFaultProxy(upstream: string, options: FaultProxyOptio
           if (typeof v === 'string') headers[name] = rewriteUrls(v);
         }
         const status = upstreamRes.statusCode ?? 502;
+        if (fault === 'lost-answer') {
+          record(req, 0, fault);
+          upstreamRes.resume();
+          upstreamRes.on('end', () => res.socket?.destroy());
+          return;
+        }
         const hasBody = req.method !== 'HEAD' && status !== 204 && status !== 304;
         const applied = hasBody || !isBodyFault(fault) ? fault : undefined;
         record(req, status, applied);
