@@ -405,7 +405,14 @@ async function run(
     }
 
     // 8. Identity.
-    const id: CertificateIdentity = certificateIdentity(leafDer!);
+    let id: CertificateIdentity;
+    try {
+      id = certificateIdentity(leafDer!);
+    } catch (err) {
+      // Signed by a trusted CA, yet its SAN or Fulcio extensions do not parse: a verdict on this
+      // candidate, not an error that ends the whole verification.
+      throw new Fail('EVIDENCE_MALFORMED', 'certificate', errMessage(err));
+    }
     const m = matchIdentities(authority.identities, id);
     if (!m.ok) {
       checks.push(...m.passed);

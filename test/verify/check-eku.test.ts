@@ -13,6 +13,7 @@ import { evidenceFromTagLayer } from '../../src/verify/evidence/index.ts';
  * Extended key usage: a certificate that restricts its usage must allow codeSigning, anywhere in
  * the chain, as cosign requires; one without the extension allows any usage (as in Go, and as the
  * real custom-PKI vector's certificate has it). Certificates made by openssl, payload signed here.
+ * The same chains carry a certificate whose SAN does not parse, which must fail as a candidate.
  */
 const SUBJECT = 'sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae' as Digest;
 let work: string;
@@ -44,6 +45,11 @@ beforeAll(async () => {
       '[none]',
       'keyUsage=critical,digitalSignature',
       'subjectAltName=email:builder@example.com',
+      // A SAN whose otherName holds an empty SEQUENCE where its type-id OID belongs.
+      '[bad_san]',
+      'keyUsage=critical,digitalSignature',
+      'extendedKeyUsage=codeSigning',
+      '2.5.29.17=critical,DER:30:04:A0:02:30:00',
       '',
     ].join('\n'),
   );
@@ -74,6 +80,7 @@ beforeAll(async () => {
     ['ca', 'server'],
     ['ca', 'none'],
     ['ca_server_only', 'code'],
+    ['ca', 'bad_san'],
   ] as const) {
     openssl([
       'x509',
@@ -148,5 +155,13 @@ describe('extended key usage of keyless certificates', () => {
     const r = await check('ca_server_only', 'code');
     expect(r).toMatchObject({ ok: false, code: 'CERT_CHAIN_INVALID' });
     expect(!r.ok && r.message).toMatch(/certificate 1 of its chain/);
+  });
+});
+
+describe('a keyless certificate whose identity does not parse', () => {
+  it('a leaf from the trusted CA whose SAN does not parse fails as a candidate, without throwing', async () => {
+    const r = await check('ca', 'bad_san');
+    expect(r).toMatchObject({ ok: false, code: 'EVIDENCE_MALFORMED', check: 'certificate' });
+    expect(!r.ok && r.message).toMatch(/certificate does not parse/);
   });
 });
