@@ -24,7 +24,12 @@ import { attachmentTag } from '../attach/tags.ts';
 import type { Digest } from '../oci/digest.ts';
 import type { Descriptor } from '../oci/manifest.ts';
 import { referrersTag } from '../oci/registry/referrers.ts';
-import { type ResolvedReference, resolveReference } from '../oci/registry/resolve.ts';
+import {
+  attachmentRepository,
+  type RepositoryLocation,
+  type ResolvedReference,
+  resolveReference,
+} from '../oci/registry/resolve.ts';
 import type { RegistryOptions } from '../oci/registry/client.ts';
 import { decodeBase64 } from '../sign/payloads/base64.ts';
 import { dsseEnvelope, parseEnvelope } from '../sign/payloads/dsse.ts';
@@ -37,6 +42,8 @@ export interface AttachOptions {
   /** Default `tag`: what `cosign attach` writes unless `--registry-referrers-mode=oci-1-1`. */
   attach?: AttachScheme;
   registry?: RegistryOptions;
+  /** Store in this `registry/repository` instead of the image's own (cosign's `COSIGN_REPOSITORY`). */
+  signatureRepository?: string;
   /** Time written into referrer manifests; default now. */
   now?: () => Date;
   signal?: AbortSignal;
@@ -97,16 +104,18 @@ export interface AttachResult {
   attached: Attached[];
 }
 
-type Subject = ResolvedReference;
+/** The image attached to, and the repository its attachments are written to. */
+type Subject = ResolvedReference & { store: RepositoryLocation };
 
 async function resolveSubject(reference: string, o: AttachOptions): Promise<Subject> {
-  return resolveReference(reference, o.registry, o.signal);
+  const s = await resolveReference(reference, o.registry, o.signal);
+  return { ...s, store: attachmentRepository(s.ref, s.registry, o.signatureRepository, o.registry) };
 }
 
 function result(reference: string, s: Subject, attached: Attached[]): AttachResult {
   return {
     reference,
-    repository: `${s.ref.registry}/${s.ref.repository}`,
+    repository: s.store.name,
     digest: s.descriptor.digest,
     attached,
   };
@@ -119,7 +128,7 @@ async function pushTo(
   o: AttachOptions,
   extra: Partial<Attached> = {},
 ): Promise<Attached> {
-  const pushed = await pushReferrer(s.registry, s.ref.repository, input, o.signal ? { signal: o.signal } : {});
+  const pushed = await pushReferrer(s.store.registry, s.store.repository, input, o.signal ? { signal: o.signal } : {});
   return {
     kind,
     scheme: 'referrers',
@@ -184,9 +193,9 @@ export async function attachSbom(reference: string, options: AttachSbomOptions):
   if ((options.attach ?? 'tag') === 'referrers') {
     return result(reference, s, [await pushTo(s, experimentalReferrer(s.descriptor, 'sbom', layer), 'sbom', options)]);
   }
-  const repo = s.ref.repository;
+  const repo = s.store.repository;
   const tag = attachmentTag('sbom', s.descriptor.digest);
-  const before = await readTagImage(s.registry, repo, tag, options.signal);
+  const before = await readTagImage(s.store.registry, repo, tag, options.signal);
   const image = buildSignatureImage([layer]);
   const pushOptions = options.signal ? { signal: options.signal } : {};
   // Blobs first, the manifest last: the tag never names a blob the registry lacks.
@@ -195,9 +204,15 @@ export async function attachSbom(reference: string, options: AttachSbomOptions):
     [image.config, image.configBytes],
   ];
   for (const [d, bytes] of blobs) {
-    await s.registry.pushBlob(repo, d, async () => Readable.from([Buffer.from(bytes)]), pushOptions);
+    await s.store.registry.pushBlob(repo, d, async () => Readable.from([Buffer.from(bytes)]), pushOptions);
   }
-  const digest = await s.registry.putManifest(repo, tag, image.manifestBytes, image.manifestMediaType, options.signal);
+  const digest = await s.store.registry.putManifest(
+    repo,
+    tag,
+    image.manifestBytes,
+    image.manifestMediaType,
+    options.signal,
+  );
   const old = before?.manifest.descriptor.digest;
   return result(reference, s, [
     {
@@ -239,8 +254,8 @@ export async function attachSignature(reference: string, options: AttachSignatur
   }
   const tag = attachmentTag('signature', s.descriptor.digest);
   const appended = await appendToTagImage(
-    s.registry,
-    s.ref.repository,
+    s.store.registry,
+    s.store.repository,
     tag,
     [layer],
     options.signal ? { signal: options.signal } : {},
@@ -331,8 +346,8 @@ async function storeBundle(
     const envelope = dsseEnvelope({ ...parsed, signatures: parsed.signatures.map((x) => ({ sig: x.sig, keyid: '' })) });
     const tag = attachmentTag('attestation', s.descriptor.digest);
     const appended = await appendToTagImage(
-      s.registry,
-      s.ref.repository,
+      s.store.registry,
+      s.store.repository,
       tag,
       [
         {
@@ -423,8 +438,8 @@ export async function attachAttestation(reference: string, options: AttachAttest
   }
   const tag = attachmentTag('attestation', s.descriptor.digest);
   const appended = await appendToTagImage(
-    s.registry,
-    s.ref.repository,
+    s.store.registry,
+    s.store.repository,
     tag,
     plain,
     options.signal ? { signal: options.signal } : {},

@@ -81,6 +81,34 @@ describe('COSIGN_REPOSITORY', () => {
     expect(none.stderr).toMatch(/no (matching )?signatures/i);
   }, 60_000);
 
+  it('attach sbom and attach signature write to the other repository; tree finds them there', async () => {
+    const image = `${images.host}/app/api:1.0`;
+    await copyImage(await openSource(`oci-dir:${await demoImageLayout()}:demo`), await openTarget(image));
+    const store = `${signatures.host}/sigs/api`;
+    const withRepo = { DOCKER_CONFIG: work, COSIGN_REPOSITORY: store };
+    const sbom = join(work, 'api.spdx.json');
+    await writeFile(sbom, '{"spdxVersion":"SPDX-2.3"}');
+    const attached = await runSigil(['attach', 'sbom', '-o', 'json', '--sbom', sbom, image], { env: withRepo });
+    expect(attached.code, attached.stderr).toBe(0);
+    expect(JSON.parse(attached.stdout)).toMatchObject({ repository: store });
+    const signature = join(work, 'api.sig');
+    await writeFile(signature, Buffer.from('not checked when attaching').toString('base64'));
+    const sig = await runSigil(['attach', 'signature', '--signature', signature, image], { env: withRepo });
+    expect(sig.code, sig.stderr).toBe(0);
+
+    const hex = (await runSigil(['digest', image])).stdout.trim().slice('sha256:'.length);
+    const tags = async (host: string, repo: string) => {
+      const out: string[] = [];
+      for await (const t of registryFor(host).listTags(repo)) out.push(t);
+      return out.sort();
+    };
+    expect(await tags(images.host, 'app/api')).toEqual(['1.0']);
+    expect(await tags(signatures.host, 'sigs/api')).toEqual([`sha256-${hex}.sbom`, `sha256-${hex}.sig`]);
+    const tree = await runSigil(['tree', '-o', 'json', image], { env: withRepo });
+    expect(tree.code, tree.stderr).toBe(0);
+    expect(tree.stdout).toContain(`sha256-${hex}.sbom`);
+  }, 60_000);
+
   it('a malformed COSIGN_REPOSITORY is a usage error naming the variable', async () => {
     const r = await runSigil(['triangulate', `${images.host}/app/web:1.0`], {
       env: { COSIGN_REPOSITORY: 'Bad/Repo:tag' },

@@ -61,6 +61,14 @@ function isBundle(bytes: Buffer): boolean {
   }
 }
 
+/** The registry settings, and `COSIGN_REPOSITORY` when set, as sign and attest honour it. */
+function storage(ctx: Context): { registry: Context['registry']; signatureRepository?: string } {
+  return {
+    registry: ctx.registry,
+    ...(ctx.signatureRepository ? { signatureRepository: ctx.signatureRepository } : {}),
+  };
+}
+
 function report(ctx: Context, results: AttachResult[]): void {
   const lines: string[] = [];
   for (const r of results) {
@@ -105,7 +113,7 @@ function sbomCommand(y: Argv<GlobalArgs>, run: Run) {
           `note: an attached SBOM is not signed; to sign one, use "sigil attest --predicate ${a.sbom} --type ${a.type}" or "sigil sbom IMAGE --attest"`,
         );
         report(ctx, [
-          await attachSbom(a.image, { sbom, mediaType, attach: a.attach, registry: ctx.registry, signal: ctx.signal }),
+          await attachSbom(a.image, { sbom, mediaType, attach: a.attach, ...storage(ctx), signal: ctx.signal }),
         ]);
         return ExitCode.Ok;
       }),
@@ -137,7 +145,7 @@ function signatureCommand(y: Argv<GlobalArgs>, run: Run) {
         const payloadFile = a.payload ?? a.bundle;
         const payload =
           payloadFile === undefined ? undefined : await readInput(ctx, a.bundle ? 'bundle' : 'payload', payloadFile);
-        const base = { attach: a.attach, registry: ctx.registry, signal: ctx.signal };
+        const base = { attach: a.attach, ...storage(ctx), signal: ctx.signal };
         // cosign tries the payload as a bundle first (sgbundle.LoadJSONFromPath).
         if (payload !== undefined && isBundle(payload)) {
           report(ctx, [await wf.attachBundle(a.image, { ...base, bundle: payload, attach: 'referrers' })]);
@@ -189,7 +197,7 @@ function attestationCommand(y: Argv<GlobalArgs>, run: Run) {
             await attachAttestation(a.image, {
               envelopes,
               attach: a.attach,
-              registry: ctx.registry,
+              ...storage(ctx),
               signal: ctx.signal,
             }),
           );
