@@ -5,7 +5,7 @@
 // and registry requests (--verbose), once allowed and once denied (a policy naming another key).
 import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -16,6 +16,7 @@ import { openSource, openTarget } from '../dist/oci/source.js';
 import { keySigner } from '../dist/sign/signers/index.js';
 import { signImage } from '../dist/workflows/sign-image.js';
 import { demoImageLayout } from '../test/harness/images.ts';
+import { writeKeyPolicy } from '../test/harness/key-policy.ts';
 import { startRegistry } from '../test/harness/registry.ts';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -68,28 +69,8 @@ try {
     `pushed and signed ${COUNT} images (distinct digests) in ${((performance.now() - started) / 1000).toFixed(1)} s`,
   );
 
-  const policy = async (name: string, pem: string): Promise<string> => {
-    const dir = join(work, name);
-    await mkdir(dir, { recursive: true });
-    await writeFile(join(dir, 'key.pub'), pem);
-    const yaml = [
-      'apiVersion: sigil.dev/v1',
-      'kind: Policy',
-      'metadata:',
-      `  name: bench-${name}`,
-      'spec:',
-      '  images:',
-      `    - glob: "${registry.host}/bench/**"`,
-      '  authorities:',
-      '    - name: ci',
-      '      key:',
-      '        path: key.pub',
-      '      tlog: ignore',
-      '',
-    ].join('\n');
-    await writeFile(join(dir, 'policy.yaml'), yaml);
-    return dir;
-  };
+  const policy = (name: string, pem: string): Promise<string> =>
+    writeKeyPolicy(join(work, name), { name: `bench-${name}`, glob: `${registry.host}/bench/**`, publicKeyPem: pem });
   const pem = (k: typeof publicKey) => k.export({ type: 'spki', format: 'pem' }).toString();
   const rows: string[][] = [];
   for (const [label, dir, want] of [

@@ -24,6 +24,7 @@ import { keySigner } from '../../src/sign/signers/index.ts';
 import { signImage } from '../../src/workflows/sign-image.ts';
 import { demoImageLayout } from '../harness/images.ts';
 import { startFaultProxy } from '../harness/fault-proxy.ts';
+import { writeKeyPolicy } from '../harness/key-policy.ts';
 import { startRegistry, type TestRegistry } from '../harness/registry.ts';
 import { SIGIL_BIN } from '../helpers/cli.ts';
 
@@ -86,29 +87,9 @@ afterAll(async () => {
   await registry?.stop();
 });
 
-async function policyDir(name: string, key: typeof publicKey, host = registry.host): Promise<string> {
-  const dir = join(work, name);
-  await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, 'key.pub'), key.export({ type: 'spki', format: 'pem' }));
-  await writeFile(
-    join(dir, 'policy.yaml'),
-    [
-      'apiVersion: sigil.dev/v1',
-      'kind: Policy',
-      'metadata:',
-      `  name: load-${name}`,
-      'spec:',
-      '  images:',
-      `    - glob: "${host}/load/**"`,
-      '  authorities:',
-      '    - name: ci',
-      '      key:',
-      '        path: key.pub',
-      '      tlog: ignore',
-      '',
-    ].join('\n'),
-  );
-  return dir;
+function policyDir(name: string, key: typeof publicKey, host = registry.host): Promise<string> {
+  const publicKeyPem = key.export({ type: 'spki', format: 'pem' }).toString();
+  return writeKeyPolicy(join(work, name), { name: `load-${name}`, glob: `${host}/load/**`, publicKeyPem });
 }
 
 interface Run {
