@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTempDir, untrackTempDir } from '../harness/processes.ts';
 import { startRegistry, type TestRegistry } from '../harness/registry.ts';
 import { APP_PACKAGES, pushAppImage } from './app-image.ts';
-import { copyCheckout, fencedBlocks, NODE_DIR, runBash, scriptEnv } from './shell.ts';
+import { copyCheckout, fencedBlocks, offlineNpmEnv, runBash, scriptEnv } from './shell.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const README = await readFile(join(ROOT, 'README.md'), 'utf8');
@@ -34,12 +34,7 @@ beforeAll(async () => {
   await pushAppImage(`${registry.host}/app:1.0`);
   env = scriptEnv({
     // npm's global bin of the temporary prefix first, where `npm install -g .` puts sigil.
-    PATH: [join(prefix, 'bin'), NODE_DIR, process.env.PATH ?? '/usr/bin:/bin'].join(':'),
-    npm_config_prefix: prefix,
-    npm_config_offline: 'true',
-    npm_config_audit: 'false',
-    npm_config_fund: 'false',
-    npm_config_update_notifier: 'false',
+    ...offlineNpmEnv(prefix),
     REGISTRY: registry.host,
     COSIGN_PASSWORD: 'quickstart passphrase',
   });

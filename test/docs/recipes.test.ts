@@ -26,7 +26,7 @@ import { startRegistry, type TestRegistry } from '../harness/registry.ts';
 import { sigstoreFlags, startSigstoreStack, type SigstoreStack } from '../harness/sigstore-stack.ts';
 import { runSigil } from '../helpers/cli.ts';
 import { pushAppImage } from './app-image.ts';
-import { copyCheckout, NODE_DIR, runBash, scriptEnv, sigilPath, type ShellResult } from './shell.ts';
+import { copyCheckout, offlineNpmEnv, runBash, scriptEnv, sigilPath, type ShellResult } from './shell.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const GH_ISSUER = 'https://token.actions.githubusercontent.com';
@@ -174,12 +174,7 @@ describe('GitHub Actions recipes and action.yml', () => {
     await mkdir(workspace, { recursive: true });
     await copyCheckout(actionPath);
     baseEnv = scriptEnv({
-      PATH: [join(prefix, 'bin'), NODE_DIR, process.env.PATH ?? '/usr/bin:/bin'].join(':'),
-      npm_config_prefix: prefix,
-      npm_config_offline: 'true',
-      npm_config_audit: 'false',
-      npm_config_fund: 'false',
-      npm_config_update_notifier: 'false',
+      ...offlineNpmEnv(prefix),
       DOCKER_CONFIG: join(tmp, 'github-docker'),
       GITHUB_ACTIONS: 'true',
       GITHUB_WORKSPACE: workspace,

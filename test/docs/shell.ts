@@ -59,6 +59,11 @@ export async function sigilPath(work: string): Promise<string> {
   const bin = join(work, 'bin');
   await mkdir(bin, { recursive: true });
   await symlink(SIGIL_BIN, join(bin, 'sigil'));
+  return pathWith(bin);
+}
+
+/** `bin`, then the Node that runs the tests, in front of the test process's PATH. */
+function pathWith(bin: string): string {
   return [bin, NODE_DIR, process.env.PATH ?? '/usr/bin:/bin'].join(':');
 }
 
@@ -78,6 +83,21 @@ export function scriptEnv(vars: Record<string, string>): NodeJS.ProcessEnv {
     NO_PROXY: '127.0.0.1',
   };
   return { ...env, ...guard, ...vars };
+}
+
+/**
+ * npm installing from its cache only, into `prefix`, whose bin comes first on PATH (then the
+ * Node that runs the tests): where the docs' `npm ci` / `npm install -g .` lines run.
+ */
+export function offlineNpmEnv(prefix: string): Record<string, string> {
+  return {
+    PATH: pathWith(join(prefix, 'bin')),
+    npm_config_prefix: prefix,
+    npm_config_offline: 'true',
+    npm_config_audit: 'false',
+    npm_config_fund: 'false',
+    npm_config_update_notifier: 'false',
+  };
 }
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
