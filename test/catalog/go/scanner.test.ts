@@ -11,6 +11,7 @@ import { goBinaryCataloger } from '../../../src/catalog/go/cataloger.ts';
 import { mainModuleVersion, pseudoVersion } from '../../../src/catalog/go/package.ts';
 import type { Digest } from '../../../src/oci/digest.ts';
 import { debToLayerEntries, fetchDebs } from '../../../testdata/debs.ts';
+import { goBuildInfoBlob } from './build-info-blob.ts';
 
 const LAYER = `sha256:${'61'.repeat(32)}` as Digest;
 
@@ -33,26 +34,6 @@ function* split(data: Uint8Array, cuts: number[]): Generator<Uint8Array> {
     prev = c;
   }
   yield Uint8Array.from(data.subarray(prev));
-}
-
-/** A Go 1.18+ build info blob: header, then varint-length Go version and framed modinfo. */
-function blob(goVersion: string, modinfo: string): Buffer {
-  const header = Buffer.alloc(32);
-  BUILDINFO_MAGIC.copy(header);
-  header[14] = 8;
-  header[15] = 0x2;
-  const framed = Buffer.concat([Buffer.alloc(16, 0x30), Buffer.from(modinfo), Buffer.alloc(16, 0xf9)]);
-  const str = (b: Buffer) => {
-    const len: number[] = [];
-    let n = b.length;
-    while (n >= 0x80) {
-      len.push((n & 0x7f) | 0x80);
-      n >>>= 7;
-    }
-    len.push(n);
-    return Buffer.concat([Buffer.from(len), b]);
-  };
-  return Buffer.concat([header, str(Buffer.from(goVersion)), str(framed)]);
 }
 
 const ELF_HEAD = Buffer.from('7f454c46020101000000000000000000', 'hex');
@@ -101,7 +82,7 @@ describe('BuildInfoSink', () => {
   test('property: one-byte and tiny chunks around the magic, synthetic blob at any aligned offset', () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 300 }), fc.integer({ min: 1, max: 7 }), (slot, step) => {
-        const b = blob('go1.22.1', MODINFO);
+        const b = goBuildInfoBlob('go1.22.1', MODINFO);
         const file = fakeBinary(slot * 16, b);
         const cuts: number[] = [];
         for (let o = slot * 16 - 20; o < slot * 16 + b.length + 5; o += step) cuts.push(o);
@@ -112,7 +93,7 @@ describe('BuildInfoSink', () => {
   });
 
   test('stops reading right after the build info, and at the first chunk of a non-executable format', () => {
-    const file = fakeBinary(4096, blob('go1.22.1', MODINFO), 1 << 20);
+    const file = fakeBinary(4096, goBuildInfoBlob('go1.22.1', MODINFO), 1 << 20);
     const chunks = [
       ...split(
         file,
@@ -120,13 +101,13 @@ describe('BuildInfoSink', () => {
       ),
     ];
     expect(sinkOver(chunks).writes).toBe(2);
-    const script = Buffer.concat([Buffer.from('#!/bin/sh\n'), blob('go1.22.1', MODINFO)]);
+    const script = Buffer.concat([Buffer.from('#!/bin/sh\n'), goBuildInfoBlob('go1.22.1', MODINFO)]);
     expect(sinkOver(split(script, [4, 8, 16])).writes).toBe(1);
     expect(sinkOver([script]).extract).toBeUndefined();
   });
 
   test('Mach-O (both byte orders, fat) and PE are sniffed as executables; the magic is found there too', () => {
-    const b = blob('go1.22.1', MODINFO);
+    const b = goBuildInfoBlob('go1.22.1', MODINFO);
     for (const head of ['cffaedfe', 'feedfacf', 'cefaedfe', 'cafebabe', '4d5a9000']) {
       const file = fakeBinary(64, b);
       Buffer.from(head, 'hex').copy(file);
@@ -135,7 +116,7 @@ describe('BuildInfoSink', () => {
   });
 
   test('an unaligned magic, or one with no valid header (the go command holds the text), is passed over', () => {
-    const real = blob('go1.22.1', MODINFO);
+    const real = goBuildInfoBlob('go1.22.1', MODINFO);
     const file = fakeBinary(8192, real);
     BUILDINFO_MAGIC.copy(file, 1000 + 3); // unaligned
     BUILDINFO_MAGIC.copy(file, 2048); // aligned, but ptrSize/flags are filler bytes
@@ -147,7 +128,7 @@ describe('BuildInfoSink', () => {
     const file = Buffer.alloc(size, 0);
     ELF_HEAD.copy(file);
     // Valid header, a Go version string declared ~1 MiB long, whose end never comes valid.
-    const cand = Buffer.concat([blob('go1', '').subarray(0, 32), Buffer.from([0xf0, 0xff, 0x3f])]);
+    const cand = Buffer.concat([goBuildInfoBlob('go1', '').subarray(0, 32), Buffer.from([0xf0, 0xff, 0x3f])]);
     for (let o = 4096; o + 48 <= size; o += 48 * 16) cand.copy(file, o - (o % 16));
     const t0 = performance.now();
     const { extract } = sinkOver(
@@ -162,7 +143,7 @@ describe('BuildInfoSink', () => {
   });
 
   test('memory stays bounded: a declared length over the cap is no build info', () => {
-    const b = blob('go1.22.1', MODINFO);
+    const b = goBuildInfoBlob('go1.22.1', MODINFO);
     const huge = Buffer.concat([b.subarray(0, 32), Buffer.from([0x80, 0x80, 0x80, 0x01]), Buffer.alloc(64)]);
     const file = fakeBinary(4096, huge, 4 * MAX_BUILDINFO_BYTES);
     expect(
@@ -195,7 +176,7 @@ describe('BuildInfoSink', () => {
 
 describe('malformed and old build info become warnings naming the binary', () => {
   test('truncated strings (the file ended inside them)', () => {
-    const b = blob('go1.22.1', MODINFO);
+    const b = goBuildInfoBlob('go1.22.1', MODINFO);
     const file = fakeBinary(4096, b, 4096 + 60);
     const r = catalogBytes(sinkOver([file]).extract);
     expect(r.packages).toEqual([]);
@@ -203,7 +184,7 @@ describe('malformed and old build info become warnings naming the binary', () =>
   });
 
   test('pre-1.18 pointer format: header kept, warning says modules were not read', () => {
-    const header = blob('go1.16', '').subarray(0, 32);
+    const header = goBuildInfoBlob('go1.16', '').subarray(0, 32);
     header[15] = 0; // pointer format, little-endian
     const extract = sinkOver([fakeBinary(4096, Buffer.concat([header, Buffer.alloc(64, 7)]))]).extract!;
     expect(extract.length).toBe(32);
@@ -213,7 +194,7 @@ describe('malformed and old build info become warnings naming the binary', () =>
   });
 
   test('a garbled modinfo line', () => {
-    const r = catalogBytes(blob('go1.22.1', 'path\texample.com/x\nnonsense line\n'));
+    const r = catalogBytes(goBuildInfoBlob('go1.22.1', 'path\texample.com/x\nnonsense line\n'));
     expect(r.packages).toEqual([]);
     expect(r.warnings[0]).toMatch(/^\/bin\/x: Go binary build info: modinfo line 2/);
   });
@@ -221,7 +202,7 @@ describe('malformed and old build info become warnings naming the binary', () =>
 
 describe('modinfo to packages', () => {
   test('h1 sums, vcs pseudo-version for a (devel) main module, experiments split off the Go version', () => {
-    const r = catalogBytes(blob('go1.21.0 X:loopvar', MODINFO));
+    const r = catalogBytes(goBuildInfoBlob('go1.21.0 X:loopvar', MODINFO));
     expect(r.warnings).toEqual([]);
     const main = r.packages.find((p) => p.name === 'example.com/x')!;
     expect(main.version).toBe('v0.0.0-20240305060708-0123456789ab');

@@ -15,7 +15,7 @@ import { apkCataloger } from '../../../src/catalog/apk/cataloger.ts';
 import type { CatalogFile, Cataloger } from '../../../src/catalog/cataloger.ts';
 import { composerCataloger } from '../../../src/catalog/composer/cataloger.ts';
 import { dpkgCataloger } from '../../../src/catalog/dpkg/cataloger.ts';
-import { BUILDINFO_MAGIC } from '../../../src/catalog/go/buildinfo-scanner.ts';
+import { goBuildInfoBlob } from '../../catalog/go/build-info-blob.ts';
 import { goBinaryCataloger } from '../../../src/catalog/go/cataloger.ts';
 import { javaCataloger } from '../../../src/catalog/java/cataloger.ts';
 import { npmCataloger } from '../../../src/catalog/npm/cataloger.ts';
@@ -285,24 +285,6 @@ end
   });
 
   test('go: build info blobs', async () => {
-    const blob = (goVersion: string, modinfo: string) => {
-      const header = Buffer.alloc(32);
-      BUILDINFO_MAGIC.copy(header);
-      header[14] = 8;
-      header[15] = 0x2;
-      const framed = Buffer.concat([Buffer.alloc(16, 0x30), Buffer.from(modinfo), Buffer.alloc(16, 0xf9)]);
-      const str = (b: Buffer) => {
-        const len: number[] = [];
-        let n = b.length;
-        while (n >= 0x80) {
-          len.push((n & 0x7f) | 0x80);
-          n >>>= 7;
-        }
-        len.push(n);
-        return Buffer.concat([Buffer.from(len), b]);
-      };
-      return Buffer.concat([header, str(Buffer.from(goVersion)), str(framed)]);
-    };
     const modinfo = [
       'path\texample.com/cmd/x',
       'mod\texample.com/x\t(devel)\t',
@@ -315,8 +297,8 @@ end
       '',
     ].join('\n');
     const input = fc.oneof(
-      mutatedText(modinfo).map((m) => blob('go1.22.1', m)),
-      mutatedBytes(blob('go1.22.1 X:boringcrypto', modinfo)),
+      mutatedText(modinfo).map((m) => goBuildInfoBlob('go1.22.1', m)),
+      mutatedBytes(goBuildInfoBlob('go1.22.1 X:boringcrypto', modinfo)),
     );
     await fuzz(
       figures,
@@ -396,16 +378,10 @@ describe('regressions (minimal inputs the fuzzer found)', () => {
   });
 
   test('go: a module version "v…" that is not semver does not crash (packageurl-js threw a ReferenceError)', async () => {
-    const header = Buffer.alloc(32);
-    BUILDINFO_MAGIC.copy(header);
-    header[14] = 8;
-    header[15] = 0x2;
-    const modinfo = Buffer.concat([
-      Buffer.alloc(16, 0x30),
-      utf8('path\texample.com/x\nmod\texample.com/x\t(devel)\t\ndep\tgolang.org/x/text\tv0.14.0"h1\t\n'),
-      Buffer.alloc(16, 0xf9),
-    ]);
-    const blob = Buffer.concat([header, Buffer.from([8]), utf8('go1.22.1'), Buffer.from([modinfo.length]), modinfo]);
+    const blob = goBuildInfoBlob(
+      'go1.22.1',
+      'path\texample.com/x\nmod\texample.com/x\t(devel)\t\ndep\tgolang.org/x/text\tv0.14.0"h1\t\n',
+    );
     const r = await catalogOne(goBinaryCataloger, '/x', '', [{ path: '/usr/bin/x', bytes: blob, layerDiffId: LAYER }]);
     expect(r.packages.find((p) => p.name === 'golang.org/x/text')).toMatchObject({ version: 'v0.14.0"h1', purl: '' });
   });
