@@ -48,7 +48,12 @@ export async function registryTags(registryUrl: string): Promise<Map<string, Map
   const { body: catalog } = await json<{ repositories: string[] | null }>(`${registryUrl}/v2/_catalog?n=1000`);
   const out = new Map<string, Map<string, string>>();
   for (const repo of catalog.repositories ?? []) {
-    const { body } = await json<{ tags: string[] | null }>(`${registryUrl}/v2/${repo}/tags/list`);
+    // A repository holding only blobs (an upload whose manifest never came, as after a failed
+    // copy) is in the catalog, but distribution answers its tag list 404 NAME_UNKNOWN.
+    const res = await fetch(`${registryUrl}/v2/${repo}/tags/list`);
+    if (res.status !== 200 && res.status !== 404)
+      throw new Error(`GET ${registryUrl}/v2/${repo}/tags/list: ${res.status}`);
+    const body = res.status === 200 ? ((await res.json()) as { tags: string[] | null }) : { tags: [] };
     const tags = new Map<string, string>();
     for (const tag of body.tags ?? []) {
       const { digest } = await json<ManifestDoc>(`${registryUrl}/v2/${repo}/manifests/${tag}`, { accept: ACCEPT });
